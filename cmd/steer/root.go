@@ -37,6 +37,8 @@ func newRootCmd(s *ioStreams) *cobra.Command {
 		newInfoCmd(s),
 		newTokenizeCmd(s),
 		newPullCmd(s),
+		newGenerateCmd(s),
+		newTraceCmd(s),
 	)
 	return root
 }

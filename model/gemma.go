@@ -1,0 +1,114 @@
+package model
+
+// Gemma 2 and Gemma 3 (text): embeddings scaled by sqrt(d_model), (1 + w) RMSNorm, sandwich norms
+// (pre/post attention, pre/post feed-forward), query_pre_attn_scalar, attention and final logit
+// soft-capping, alternating sliding-window layers, GeGLU (gelu_pytorch_tanh) MLP. Gemma 3 adds
+// per-head q/k norms and a separate rope base for sliding layers (rope_local_base_freq).
+
+import (
+	"math"
+
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
+	"github.com/steer-dev/steer/weights"
+)
+
+type gemma struct {
+	cfg    *weights.Config
+	p      string
+	head   string
+	gemma3 bool
+}
+
+func newGemma(cfg *weights.Config) family {
+	return &gemma{cfg: cfg, gemma3: cfg.ModelType == "gemma3_text"}
+}
+
+func (f *gemma) load(l *loader) {
+	c := f.cfg
+	d, hd, H, K, I := c.HiddenSize, c.HeadDim, c.NumHeads, c.NumKVHeads, c.IntermediateSize
+	f.p = l.prefix("embed_tokens.weight", "model.", "model.language_model.", "language_model.model.", "")
+	emb := f.p + "embed_tokens.weight"
+	l.get(emb, c.VocabSize, d)
+	f.head = l.lmHead(emb, "lm_head.weight", "language_model.lm_head.weight")
+	l.get(f.p+"norm.weight", d)
+	for i := range c.NumLayers {
+		n := func(s string) string { return layerName(f.p, i, s) }
+		for _, norm := range []string{"input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"} {
+			l.get(n(norm+".weight"), d)
+		}
+		l.get(n("self_attn.q_proj.weight"), H*hd, d)
+		l.get(n("self_attn.k_proj.weight"), K*hd, d)
+		l.get(n("self_attn.v_proj.weight"), K*hd, d)
+		l.get(n("self_attn.o_proj.weight"), d, H*hd)
+		if c.AttentionBias {
+			l.get(n("self_attn.q_proj.bias"), H*hd)
+			l.get(n("self_attn.k_proj.bias"), K*hd)
+			l.get(n("self_attn.v_proj.bias"), K*hd)
+			l.get(n("self_attn.o_proj.bias"), d)
+		}
+		if f.gemma3 {
+			l.get(n("self_attn.q_norm.weight"), hd)
+			l.get(n("self_attn.k_norm.weight"), hd)
+		}
+		l.get(n("mlp.gate_proj.weight"), I, d)
+		l.get(n("mlp.up_proj.weight"), I, d)
+		l.get(n("mlp.down_proj.weight"), d, I)
+	}
+}
+
+func (f *gemma) ropes() []ropeSpec {
+	r := []ropeSpec{{cfg: f.cfg.Rope, dim: rotaryDim(f.cfg), maxPositions: f.cfg.MaxPositions}}
+	if f.gemma3 && f.cfg.RopeLocal != nil {
+		r = append(r, ropeSpec{cfg: *f.cfg.RopeLocal, dim: rotaryDim(f.cfg), maxPositions: f.cfg.MaxPositions})
+	}
+	return r
+}
+
+func (f *gemma) embed(c *gctx, ids *Node) *Node {
+	x := Gather(c.w(f.p+"embed_tokens.weight"), InsertAxes(ids, -1))
+	// transformers: hidden * tensor(hidden_size**0.5, dtype=activation dtype) (float32 here).
+	return Mul(x, Scalar(c.g, dtypes.Float32, float32(math.Sqrt(float64(f.cfg.HiddenSize)))))
+}
+
+func (f *gemma) attn(c *gctx, i int, x *Node) *Node {
+	cfg := f.cfg
+	n := func(s string) string { return layerName(f.p, i, s) }
+	h := rmsNorm(x, c.w(n("input_layernorm.weight")), cfg.NormEps, true)
+	q, k, v := projectQKV(c, h, cfg, n("self_attn.q_proj.weight"), n("self_attn.k_proj.weight"), n("self_attn.v_proj.weight"),
+		c.wOpt(n("self_attn.q_proj.bias")), c.wOpt(n("self_attn.k_proj.bias")), c.wOpt(n("self_attn.v_proj.bias")))
+	window := layerWindow(cfg, i)
+	ropeKind := 0
+	if f.gemma3 {
+		q = rmsNorm(q, c.w(n("self_attn.q_norm.weight")), cfg.NormEps, true)
+		k = rmsNorm(k, c.w(n("self_attn.k_norm.weight")), cfg.NormEps, true)
+		if cfg.LayerTypes[i] == weights.SlidingAttention && cfg.RopeLocal != nil {
+			ropeKind = 1
+		}
+	}
+	cos, sin := c.rope(ropeKind)
+	q, k = applyRope(q, cos, sin), applyRope(k, cos, sin)
+	o := c.attention(i, q, k, v, attnOptions{
+		scale:   1 / math.Sqrt(cfg.QueryPreAttnScalar),
+		softcap: cfg.AttnLogitSoftcap,
+		window:  window,
+	})
+	o = linear(o, c.w(n("self_attn.o_proj.weight")), c.wOpt(n("self_attn.o_proj.bias")))
+	return rmsNorm(o, c.w(n("post_attention_layernorm.weight")), cfg.NormEps, true)
+}
+
+func (f *gemma) mlp(c *gctx, i int, x *Node) *Node {
+	n := func(s string) string { return layerName(f.p, i, s) }
+	h := rmsNorm(x, c.w(n("pre_feedforward_layernorm.weight")), f.cfg.NormEps, true)
+	h = gatedMLP(h, f.cfg.HiddenAct, c.w(n("mlp.gate_proj.weight")), c.w(n("mlp.up_proj.weight")), c.w(n("mlp.down_proj.weight")))
+	return rmsNorm(h, c.w(n("post_feedforward_layernorm.weight")), f.cfg.NormEps, true)
+}
+
+func (f *gemma) unembed(c *gctx, x *Node) *Node {
+	h := rmsNorm(x, c.w(f.p+"norm.weight"), f.cfg.NormEps, true)
+	logits := linear(h, c.w(f.head), nil)
+	if f.cfg.FinalLogitSoftcap > 0 {
+		logits = softcap(logits, f.cfg.FinalLogitSoftcap)
+	}
+	return logits
+}

@@ -1,0 +1,125 @@
+package model
+
+// Llama family: Llama (incl. Llama 3 rope scaling), Mistral (sliding window), Qwen2 (q/k/v biases)
+// and Qwen3 (per-head q/k RMSNorm). HF names: model.embed_tokens, model.layers.{i}.{input_layernorm,
+// self_attn.{q,k,v,o}_proj, [self_attn.{q,k}_norm], post_attention_layernorm, mlp.{gate,up,down}_proj},
+// model.norm, lm_head.
+
+import (
+	"math"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
+	"github.com/steer-dev/steer/weights"
+)
+
+type llama struct {
+	cfg    *weights.Config
+	p      string // prefix of the decoder ("model.")
+	head   string // output projection tensor
+	qkNorm bool   // Qwen3
+	qkvB   bool   // biases on q/k/v
+	oB     bool   // bias on o_proj
+}
+
+func newLlama(cfg *weights.Config) family { return &llama{cfg: cfg} }
+
+func (f *llama) load(l *loader) {
+	c := f.cfg
+	d, hd, H, K, I := c.HiddenSize, c.HeadDim, c.NumHeads, c.NumKVHeads, c.IntermediateSize
+	f.p = l.prefix("embed_tokens.weight", "model.", "")
+	emb := f.p + "embed_tokens.weight"
+	l.get(emb, c.VocabSize, d)
+	f.head = l.lmHead(emb, "lm_head.weight")
+	l.get(f.p+"norm.weight", d)
+	f.qkNorm = c.ModelType == "qwen3"
+	f.qkvB = c.AttentionBias
+	f.oB = c.AttentionOutBias
+	for i := range c.NumLayers {
+		n := func(s string) string { return layerName(f.p, i, s) }
+		l.get(n("input_layernorm.weight"), d)
+		l.get(n("post_attention_layernorm.weight"), d)
+		l.get(n("self_attn.q_proj.weight"), H*hd, d)
+		l.get(n("self_attn.k_proj.weight"), K*hd, d)
+		l.get(n("self_attn.v_proj.weight"), K*hd, d)
+		l.get(n("self_attn.o_proj.weight"), d, H*hd)
+		if f.qkvB {
+			l.get(n("self_attn.q_proj.bias"), H*hd)
+			l.get(n("self_attn.k_proj.bias"), K*hd)
+			l.get(n("self_attn.v_proj.bias"), K*hd)
+		}
+		if f.oB {
+			l.get(n("self_attn.o_proj.bias"), d)
+		}
+		if f.qkNorm {
+			l.get(n("self_attn.q_norm.weight"), hd)
+			l.get(n("self_attn.k_norm.weight"), hd)
+		}
+		l.get(n("mlp.gate_proj.weight"), I, d)
+		l.get(n("mlp.up_proj.weight"), I, d)
+		l.get(n("mlp.down_proj.weight"), d, I)
+		if c.MLPBias {
+			l.get(n("mlp.gate_proj.bias"), I)
+			l.get(n("mlp.up_proj.bias"), I)
+			l.get(n("mlp.down_proj.bias"), d)
+		}
+	}
+}
+
+func (f *llama) ropes() []ropeSpec {
+	return []ropeSpec{{cfg: f.cfg.Rope, dim: rotaryDim(f.cfg), maxPositions: f.cfg.MaxPositions}}
+}
+
+func rotaryDim(c *weights.Config) int {
+	return int(float64(c.HeadDim) * c.PartialRotaryFactor)
+}
+
+func (f *llama) embed(c *gctx, ids *Node) *Node {
+	return Gather(c.w(f.p+"embed_tokens.weight"), InsertAxes(ids, -1))
+}
+
+func (f *llama) attn(c *gctx, i int, x *Node) *Node {
+	cfg := f.cfg
+	n := func(s string) string { return layerName(f.p, i, s) }
+	h := rmsNorm(x, c.w(n("input_layernorm.weight")), cfg.NormEps, false)
+	q, k, v := projectQKV(c, h, cfg, n("self_attn.q_proj.weight"), n("self_attn.k_proj.weight"), n("self_attn.v_proj.weight"),
+		c.wOpt(n("self_attn.q_proj.bias")), c.wOpt(n("self_attn.k_proj.bias")), c.wOpt(n("self_attn.v_proj.bias")))
+	if f.qkNorm {
+		q = rmsNorm(q, c.w(n("self_attn.q_norm.weight")), cfg.NormEps, false)
+		k = rmsNorm(k, c.w(n("self_attn.k_norm.weight")), cfg.NormEps, false)
+	}
+	cos, sin := c.rope(0)
+	q, k = applyRope(q, cos, sin), applyRope(k, cos, sin)
+	o := c.attention(i, q, k, v, attnOptions{scale: 1 / math.Sqrt(float64(cfg.HeadDim)), window: layerWindow(cfg, i)})
+	return linear(o, c.w(n("self_attn.o_proj.weight")), c.wOpt(n("self_attn.o_proj.bias")))
+}
+
+func (f *llama) mlp(c *gctx, i int, x *Node) *Node {
+	n := func(s string) string { return layerName(f.p, i, s) }
+	h := rmsNorm(x, c.w(n("post_attention_layernorm.weight")), f.cfg.NormEps, false)
+	g := linear(h, c.w(n("mlp.gate_proj.weight")), c.wOpt(n("mlp.gate_proj.bias")))
+	u := linear(h, c.w(n("mlp.up_proj.weight")), c.wOpt(n("mlp.up_proj.bias")))
+	return linear(Mul(activation(f.cfg.HiddenAct, g), u), c.w(n("mlp.down_proj.weight")), c.wOpt(n("mlp.down_proj.bias")))
+}
+
+func (f *llama) unembed(c *gctx, x *Node) *Node {
+	h := rmsNorm(x, c.w(f.p+"norm.weight"), f.cfg.NormEps, false)
+	return linear(h, c.w(f.head), nil)
+}
+
+// projectQKV applies separate q/k/v projections and splits heads: q [B,T,H,Dh], k, v [B,T,K,Dh].
+func projectQKV(c *gctx, h *Node, cfg *weights.Config, wq, wk, wv string, bq, bk, bv *Node) (q, k, v *Node) {
+	dims := h.Shape().Dimensions
+	B, T := dims[0], dims[1]
+	q = Reshape(linear(h, c.w(wq), bq), B, T, cfg.NumHeads, cfg.HeadDim)
+	k = Reshape(linear(h, c.w(wk), bk), B, T, cfg.NumKVHeads, cfg.HeadDim)
+	v = Reshape(linear(h, c.w(wv), bv), B, T, cfg.NumKVHeads, cfg.HeadDim)
+	return
+}
+
+// layerWindow is the sliding window of layer i (0 = full attention).
+func layerWindow(cfg *weights.Config, i int) int {
+	if cfg.SlidingWindow > 0 && i < len(cfg.LayerTypes) && cfg.LayerTypes[i] == weights.SlidingAttention {
+		return cfg.SlidingWindow
+	}
+	return 0
+}
