@@ -29,5 +29,5 @@ bench:
 fuzz:
 	$(GO) test ./weights/ -run XXX -fuzz FuzzSafetensorsHeader -fuzztime 60s
 	$(GO) test ./weights/ -run XXX -fuzz FuzzParseConfig -fuzztime 60s
-	$(GO) test ./tokenizer/ -run XXX -fuzz FuzzEncode -fuzztime 60s
-	$(GO) test ./tokenizer/ -run XXX -fuzz FuzzFromBytes -fuzztime 60s
+	$(GO) test ./tokenizer/ -run XXX -fuzz FuzzEncode -fuzztime 60s -fuzzminimizetime 5s
+	$(GO) test ./tokenizer/ -run XXX -fuzz FuzzFromBytes -fuzztime 60s -fuzzminimizetime 5s
