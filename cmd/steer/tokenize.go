@@ -2,8 +2,8 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,16 +16,17 @@ import (
 	"github.com/steer-dev/steer/tokenizer"
 )
 
-// encoder is what tokenize needs from a tokenizer backend.
-type encoder interface {
-	Encode(text string, addSpecialTokens bool) []int
-}
+// encodeFunc is what tokenize needs from a tokenizer backend.
+type encodeFunc func(text string, addSpecialTokens bool) ([]int, error)
 
 // tokenizerBackends maps --backend names to loaders; builds with the hftokenizers tag add "hf".
-var tokenizerBackends = map[string]func(data []byte, name string) (encoder, func(), error){
-	"go": func(data []byte, name string) (encoder, func(), error) {
+var tokenizerBackends = map[string]func(data []byte, name string) (encodeFunc, func(), error){
+	"go": func(data []byte, name string) (encodeFunc, func(), error) {
 		t, err := tokenizer.FromBytes(data, name)
-		return t, func() {}, err
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(text string, special bool) ([]int, error) { return t.Encode(text, special), nil }, func() {}, nil
 	},
 }
 
@@ -91,7 +92,7 @@ func readTokenizerJSON(path string) ([]byte, string, error) {
 }
 
 // tokenizeLines streams JSON lines; a bad line is an error naming its line number.
-func tokenizeLines(in io.Reader, out io.Writer, enc encoder, special bool) error {
+func tokenizeLines(in io.Reader, out io.Writer, enc encodeFunc, special bool) error {
 	r := bufio.NewReaderSize(in, 1<<20)
 	w := bufio.NewWriterSize(out, 1<<16)
 	defer w.Flush()
@@ -107,7 +108,10 @@ func tokenizeLines(in io.Reader, out io.Writer, enc encoder, special bool) error
 			if rec.Text == nil {
 				return fmt.Errorf("stdin line %d: missing string field \"text\"", line)
 			}
-			ids := enc.Encode(*rec.Text, special)
+			ids, eerr := enc(*rec.Text, special)
+			if eerr != nil {
+				return fmt.Errorf("stdin line %d: %w", line, eerr)
+			}
 			if ids == nil {
 				ids = []int{}
 			}
