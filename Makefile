@@ -3,13 +3,13 @@ export GOEXPERIMENT := simd
 GO ?= go
 LIBTOKENIZERS_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/steer/libtokenizers/v1.22.1
 
-.PHONY: build test test-go test-oracle vet bench fuzz
+.PHONY: build test test-go test-oracle test-xla vet bench fuzz
 
 build:
 	$(GO) build -o bin/steer ./cmd/steer
 
 # The test command of the README and of CI.
-test: vet test-go test-oracle
+test: vet test-go test-oracle test-xla
 
 vet:
 	$(GO) vet ./...
@@ -22,6 +22,10 @@ test-go:
 test-oracle:
 	bash scripts/build-libtokenizers.sh "$(LIBTOKENIZERS_DIR)"
 	CGO_ENABLED=1 CGO_LDFLAGS="-L$(LIBTOKENIZERS_DIR)" $(GO) test -tags hftokenizers ./tokenizer/hforacle/ ./cmd/steer/
+
+# The XLA (PJRT) backend, CUDA's code path, checked on CPU with a CPU PJRT plugin against the same references.
+test-xla:
+	STEER_XLA_PLUGIN="$$(bash scripts/xla-cpu-plugin.sh)" $(GO) test -tags xla -run XLA ./model/
 
 bench:
 	$(GO) test -run XXX -bench . -benchtime 3x ./weights/ ./tokenizer/
