@@ -1,0 +1,50 @@
+package sae
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// EncodeGraph/DecodeGraph fed with ParamData must reproduce Encode/Decode.
+func TestGraphEncodeDecodeMatchesGo(t *testing.T) {
+	backend, err := compute.NewWithConfig("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, arch := range []Arch{ArchTopK, ArchReLU, ArchJumpReLU, ArchBatchTopK} {
+		for _, apply := range []bool{true, false} {
+			s := randSAE(arch, 10, 30, 4, 21)
+			s.Meta.ApplyBDecToInput = apply
+			n := 6
+			x := randVec(rand.New(rand.NewPCG(2, 2)), n*s.DIn, 1)
+			e, err := NewExec(backend, func(g *Graph, in []*Node) []*Node {
+				var bDec *Node
+				if apply {
+					bDec = in[3]
+				}
+				f := EncodeGraph(arch, s.K, in[0], in[1], in[2], bDec, in[4])
+				return []*Node{f, DecodeGraph(f, in[5], in[3])}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, shapes, data := s.ParamData()
+			args := []any{tensors.FromFlatDataAndDimensions(x, n, s.DIn)}
+			for i := range data {
+				args = append(args, tensors.FromFlatDataAndDimensions(data[i], shapes[i]...))
+			}
+			outs, err := e.Exec(args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, _ := tensors.CopyFlatData[float32](outs[0])
+			xh, _ := tensors.CopyFlatData[float32](outs[1])
+			assertClose(t, string(arch)+" graph encode", f, f64(s.Encode(x, n)), 1e-5)
+			assertClose(t, string(arch)+" graph decode", xh, f64(s.Decode(s.Encode(x, n), n)), 1e-5)
+		}
+	}
+}

@@ -1,0 +1,542 @@
+package sae
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gomlx/compute"
+	_ "github.com/gomlx/compute/gobackend" // pure-Go CPU backend
+	. "github.com/gomlx/gomlx/core/graph"  //nolint:staticcheck
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// TrainConfig configures Train. Zero values take the documented defaults.
+type TrainConfig struct {
+	Arch Arch // default topk
+	DIn  int  // optional: if set, must equal the source's Dim()
+	DSAE int  // width; default 16·d_in
+	K    int  // topk: active latents per row; batchtopk: mean active latents per row (default 32)
+
+	BatchSize int   // rows per step, default 4096
+	Tokens    int64 // training rows (tokens); required. Steps = Tokens / BatchSize (a last partial batch is not used)
+
+	LR          float64 // default 2e-4 / sqrt(d_sae / 2^14) (Gao et al.)
+	WarmupSteps int     // linear lr warm-up; default min(1000, steps/20)
+	DecayFrac   float64 // lr decays to 0 over this last fraction of the steps; default 0.2; negative: no decay
+	Decay       string  // "linear" (default) or "cosine"
+
+	// L1Coef (relu): loss = MSE + L1Coef·Σ_i f_i‖W_dec,i‖₂ (Anthropic April 2024 update). Default 5.
+	L1Coef float64
+	// L0Coef (jumprelu): loss = MSE + L0Coef·L0 with the rectangle-kernel STE. Default 1.
+	L0Coef float64
+	// SparsityWarmupSteps: the L1/L0 coefficient ramps linearly from 0 over these steps; default steps/20.
+	SparsityWarmupSteps int
+	JumpBandwidth       float64 // ε of the rectangle kernel, default 0.05 (SAELens)
+	JumpInitThreshold   float64 // initial θ, default 0.01 (SAELens)
+
+	// DeadTokens: a latent that has not fired for this many training tokens is dead. Default
+	// min(10M, Tokens/4) so short runs can still detect dead latents.
+	DeadTokens int64
+	KAux       int     // AuxK latents (topk/batchtopk), default d_in/2
+	AuxCoef    float64 // AuxK coefficient, default 1/32; negative disables AuxK
+
+	// NoNormalize disables the input scaling (default: x is scaled by s = sqrt(d_in)/E‖x‖, estimated on the
+	// first batch, as SAELens's "expected_average_only_in"; s is folded into the weights at the end).
+	NoNormalize bool
+	// GeomMedianIters: Weiszfeld iterations for the b_dec init on the first batch, default 50.
+	GeomMedianIters int
+
+	Seed uint64
+
+	// TopKSparse trains TopK with the sparse path (dense encoder forward only; the k selected
+	// pre-activations recomputed and decoded by gathering W_dec rows). Measured slower than the dense
+	// masked graph on the pure-Go backend (its gather/scatter kernels are generic), so off by default.
+	TopKSparse bool
+
+	// RunDir, if set, receives checkpoint.safetensors every CheckpointEvery steps (default 1000) and the
+	// final SAE (SAELens layout) in RunDir/final.
+	RunDir          string
+	CheckpointEvery int
+	// Resume continues from RunDir/checkpoint.safetensors (a fresh start if there is none). Without it,
+	// an existing checkpoint is an error rather than being overwritten.
+	Resume bool
+
+	Meta Meta // recorded in the trained SAE (hook, model, dataset, context size, ...)
+}
+
+// TrainOptions are the non-reproducibility-affecting knobs of Train.
+type TrainOptions struct {
+	Backend       compute.Backend // nil: the pure-Go backend
+	Progress      func(Progress)  // called every ProgressEvery steps and at the end
+	Log           io.Writer       // if set, one line per progress report
+	ProgressEvery int             // default 10
+}
+
+// Progress is one progress report.
+type Progress struct {
+	Step, Steps  int
+	Tokens       int64
+	Loss, MSE    float64 // MSE: mean over rows of Σ_d (x − x̂)², in training (normalized) units
+	AuxLoss      float64
+	FVU, L0      float64
+	DeadFrac     float64
+	LR           float64
+	TokensPerSec float64
+	ETA          time.Duration
+}
+
+// TrainResult is what Train returns.
+type TrainResult struct {
+	SAE *SAE
+	// LogSparsity is log10 of each latent's firing rate over the run (as SAELens's sparsity.safetensors;
+	// −10 for never-firing latents).
+	LogSparsity []float32
+	Steps       int
+	Tokens      int64
+}
+
+func (c *TrainConfig) defaults(dIn int) error {
+	if c.Arch == "" {
+		c.Arch = ArchTopK
+	}
+	if !c.Arch.Valid() {
+		return fmt.Errorf("sae: Train: unknown architecture %q", c.Arch)
+	}
+	if c.DSAE == 0 {
+		c.DSAE = 16 * dIn
+	}
+	if c.K == 0 {
+		c.K = 32
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 4096
+	}
+	if c.Tokens < int64(c.BatchSize) {
+		return fmt.Errorf("sae: Train: Tokens=%d must be at least one batch (%d)", c.Tokens, c.BatchSize)
+	}
+	steps := int(c.Tokens / int64(c.BatchSize))
+	if c.LR == 0 {
+		c.LR = 2e-4 / math.Sqrt(float64(c.DSAE)/(1<<14))
+	}
+	if c.WarmupSteps == 0 {
+		c.WarmupSteps = min(1000, steps/20)
+	}
+	if c.DecayFrac == 0 {
+		c.DecayFrac = 0.2
+	}
+	if c.Decay == "" {
+		c.Decay = "linear"
+	}
+	if c.Decay != "linear" && c.Decay != "cosine" {
+		return fmt.Errorf("sae: Train: Decay %q (want linear or cosine)", c.Decay)
+	}
+	if c.L1Coef == 0 {
+		c.L1Coef = 5
+	}
+	if c.L0Coef == 0 {
+		c.L0Coef = 1
+	}
+	if c.SparsityWarmupSteps == 0 {
+		c.SparsityWarmupSteps = steps / 20
+	}
+	if c.JumpBandwidth == 0 {
+		c.JumpBandwidth = 0.05
+	}
+	if c.JumpInitThreshold == 0 {
+		c.JumpInitThreshold = 0.01
+	}
+	if c.DeadTokens == 0 {
+		c.DeadTokens = min(10_000_000, c.Tokens/4)
+	}
+	if c.KAux == 0 {
+		c.KAux = dIn / 2
+	}
+	c.KAux = min(c.KAux, c.DSAE)
+	if c.AuxCoef == 0 {
+		c.AuxCoef = 1.0 / 32
+	}
+	if c.GeomMedianIters == 0 {
+		c.GeomMedianIters = 50
+	}
+	if c.CheckpointEvery == 0 {
+		c.CheckpointEvery = 1000
+	}
+	if (c.Arch == ArchTopK || c.Arch == ArchBatchTopK) && (c.K <= 0 || c.K > c.DSAE) {
+		return fmt.Errorf("sae: Train: k=%d out of range for d_sae=%d", c.K, c.DSAE)
+	}
+	return nil
+}
+
+func (c *TrainConfig) lrAt(step, steps int) float64 { // step is 0-based
+	lr := c.LR
+	if c.WarmupSteps > 0 && step < c.WarmupSteps {
+		lr *= float64(step+1) / float64(c.WarmupSteps)
+	}
+	if c.DecayFrac > 0 {
+		start := int(float64(steps) * (1 - c.DecayFrac))
+		if step >= start {
+			frac := float64(step-start+1) / float64(steps-start)
+			if c.Decay == "cosine" {
+				lr *= 0.5 * (1 + math.Cos(math.Pi*frac))
+			} else {
+				lr *= 1 - frac
+			}
+		}
+	}
+	return lr
+}
+
+const (
+	adamB1  = 0.9
+	adamB2  = 0.999
+	adamEps = 6.25e-10
+	nParams = 5 // W_encT [S,d], b_enc [S], b_dec [d], log_threshold [S], W_dec [S,d]
+)
+
+// trainer holds the run state.
+type trainer struct {
+	cfg      TrainConfig
+	opts     TrainOptions
+	d, S     int
+	steps    int
+	backend  compute.Backend
+	state    []*tensors.Tensor // params, m, v (3·nParams)
+	scale    float32
+	step     int   // steps done
+	rows     int64 // rows consumed from the source
+	since    []int64
+	firedTot []int64
+	rng      *rand.PCG
+	btThresh float64 // batchtopk inference threshold: EMA (rate 0.01) of the smallest kept activation
+	encExec  *Exec
+	stepExec map[string]*Exec
+}
+
+// Train trains an SAE on rows from src. See TrainConfig for the recipe and defaults.
+//
+// Each step is a compiled GoMLX graph (compiled once, reused). TopK and BatchTopK: the encoder matmul
+// runs forward-only in a first graph, the top-k (per row) or top-k·N (per batch) selection is done in Go
+// (exact, ties to the lower index), and the training graph takes the selection as a mask. With
+// TopKSparse, TopK instead trains a sparse graph that gathers only the k active W_dec / W_enc rows.
+//
+// Determinism: for a given seed and a deterministic source two runs give bit-identical weights, and a run
+// resumed from a checkpoint ends with the same weights as an uninterrupted one. Cancelling ctx returns
+// ctx.Err() without writing a checkpoint (like a kill): resume from the last periodic one. Non-finite
+// activations or losses stop the run with an error naming the step (and row); the last checkpoint is kept.
+func Train(ctx context.Context, src Source, cfg TrainConfig, opts TrainOptions) (*TrainResult, error) {
+	d := src.Dim()
+	if d <= 0 {
+		return nil, fmt.Errorf("sae: Train: source has Dim() = %d", d)
+	}
+	if cfg.DIn != 0 && cfg.DIn != d {
+		return nil, fmt.Errorf("sae: Train: the SAE's d_in is %d but the activation source has Dim() = %d", cfg.DIn, d)
+	}
+	if cfg.Meta.Extra == nil {
+		cfg.Meta.Extra = map[string]any{}
+	}
+	if err := cfg.defaults(d); err != nil {
+		return nil, err
+	}
+	if opts.ProgressEvery == 0 {
+		opts.ProgressEvery = 10
+	}
+	t := &trainer{cfg: cfg, opts: opts, d: d, S: cfg.DSAE, steps: int(cfg.Tokens / int64(cfg.BatchSize)), stepExec: map[string]*Exec{}}
+	t.backend = opts.Backend
+	if t.backend == nil {
+		b, err := compute.NewWithConfig("go")
+		if err != nil {
+			return nil, fmt.Errorf("sae: backend: %w", err)
+		}
+		t.backend = b
+	}
+	B := cfg.BatchSize
+	batch := make([]float32, B*d)
+
+	resumed := false
+	if cfg.RunDir != "" {
+		ok, err := t.loadCheckpoint()
+		if err != nil {
+			return nil, err
+		}
+		if ok && !cfg.Resume {
+			return nil, fmt.Errorf("sae: %s already has a checkpoint: set Resume to continue it, or use another run dir", cfg.RunDir)
+		}
+		resumed = ok
+	}
+	if resumed {
+		if err := skipRows(src, t.rows, d); err != nil {
+			return nil, fmt.Errorf("sae: resuming: restoring the data position (%d rows): %w", t.rows, err)
+		}
+	}
+	haveBatch := false
+	if !resumed {
+		if err := t.readBatch(src, batch, 0); err != nil {
+			return nil, err
+		}
+		haveBatch = true
+		t.init(batch)
+	}
+
+	start := time.Now()
+	startStep := t.step
+	var last Progress
+	for t.step < t.steps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if !haveBatch {
+			if err := t.readBatch(src, batch, t.step); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return nil, err
+			}
+		}
+		haveBatch = false
+		p, err := t.trainStep(batch)
+		if err != nil {
+			return nil, err
+		}
+		t.step++
+		if cfg.RunDir != "" && t.step%cfg.CheckpointEvery == 0 && t.step < t.steps {
+			if err := t.saveCheckpoint(); err != nil {
+				return nil, err
+			}
+		}
+		if t.step%opts.ProgressEvery == 0 || t.step == t.steps {
+			el := time.Since(start).Seconds()
+			done := t.step - startStep
+			p.Step, p.Steps, p.Tokens = t.step, t.steps, int64(t.step)*int64(B)
+			p.TokensPerSec = float64(done*B) / el
+			p.ETA = time.Duration(float64(t.steps-t.step) * el / float64(done) * float64(time.Second))
+			last = p
+			t.report(p)
+		}
+	}
+	_ = last
+	s, err := t.toSAE()
+	if err != nil {
+		return nil, err
+	}
+	res := &TrainResult{SAE: s, Steps: t.step, Tokens: int64(t.step) * int64(B), LogSparsity: make([]float32, t.S)}
+	for j, c := range t.firedTot {
+		if c == 0 || res.Tokens == 0 {
+			res.LogSparsity[j] = -10
+		} else {
+			res.LogSparsity[j] = float32(math.Log10(float64(c) / float64(res.Tokens)))
+		}
+	}
+	if cfg.RunDir != "" {
+		if err := t.saveCheckpoint(); err != nil {
+			return nil, err
+		}
+		if err := s.SaveSAELens(cfg.RunDir+"/final", res.LogSparsity); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (t *trainer) report(p Progress) {
+	if t.opts.Progress != nil {
+		t.opts.Progress(p)
+	}
+	if t.opts.Log != nil {
+		fmt.Fprintf(t.opts.Log, "step %d/%d tokens %d loss %.5g mse %.5g aux %.3g fvu %.4f L0 %.1f dead %.2f%% lr %.3g %.0f tok/s eta %s\n",
+			p.Step, p.Steps, p.Tokens, p.Loss, p.MSE, p.AuxLoss, p.FVU, p.L0, 100*p.DeadFrac, p.LR, p.TokensPerSec, p.ETA.Round(time.Second))
+	}
+}
+
+// readBatch fills batch with exactly BatchSize rows, checking them for NaN/Inf.
+func (t *trainer) readBatch(src Source, batch []float32, step int) error {
+	d := t.d
+	filled := 0
+	for filled < t.cfg.BatchSize {
+		n, err := src.Next(batch[filled*d:])
+		filled += n
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				if filled == 0 || filled < t.cfg.BatchSize {
+					return io.EOF
+				}
+				break
+			}
+			return fmt.Errorf("sae: step %d: reading activations: %w", step+1, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("sae: step %d: source returned 0 rows without error", step+1)
+		}
+	}
+	for i, v := range batch {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("sae: step %d: non-finite activation %v in batch row %d (source row %d), column %d",
+				step+1, v, i/d, t.rows+int64(i/d), i%d)
+		}
+	}
+	t.rows += int64(t.cfg.BatchSize)
+	return nil
+}
+
+func skipRows(src Source, rows int64, d int) error {
+	if rows == 0 {
+		return nil
+	}
+	if sk, ok := src.(Seeker); ok {
+		return sk.Skip(rows)
+	}
+	buf := make([]float32, 4096*d)
+	for rows > 0 {
+		n, err := src.Next(buf[:min(int64(4096), rows)*int64(d)])
+		rows -= int64(n)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// init sets the initial weights from the seed and the first batch (scale and b_dec).
+func (t *trainer) init(batch []float32) {
+	d, S, B := t.d, t.S, t.cfg.BatchSize
+	t.rng = rand.NewPCG(t.cfg.Seed, 0x5ae5ae)
+	r := rand.New(t.rng)
+	t.scale = 1
+	if !t.cfg.NoNormalize {
+		var sum float64
+		for n := range B {
+			var a float64
+			for _, v := range batch[n*d : (n+1)*d] {
+				a += float64(v) * float64(v)
+			}
+			sum += math.Sqrt(a)
+		}
+		if sum > 0 {
+			t.scale = float32(math.Sqrt(float64(d)) / (sum / float64(B)))
+		}
+	}
+	scaled := make([]float32, len(batch))
+	for i, v := range batch {
+		scaled[i] = v * t.scale
+	}
+	bDec := GeometricMedian(scaled, B, d, t.cfg.GeomMedianIters)
+	wDec := make([]float32, S*d)
+	for j := range S {
+		row := wDec[j*d : (j+1)*d]
+		var nrm float64
+		for i := range row {
+			row[i] = float32(r.NormFloat64())
+			nrm += float64(row[i]) * float64(row[i])
+		}
+		inv := float32(1 / math.Sqrt(nrm))
+		for i := range row {
+			row[i] *= inv
+		}
+	}
+	wEncT := append([]float32(nil), wDec...) // W_enc = W_decᵀ, stored transposed as [S,d]
+	logTh := make([]float32, S)
+	for j := range logTh {
+		logTh[j] = float32(math.Log(t.cfg.JumpInitThreshold))
+	}
+	params := [][]float32{wEncT, make([]float32, S), bDec, logTh, wDec}
+	shapes := t.paramShapes()
+	t.state = make([]*tensors.Tensor, 3*nParams)
+	for i := range nParams {
+		t.state[i] = tensors.FromFlatDataAndDimensions(params[i], shapes[i]...)
+		t.state[nParams+i] = tensors.FromFlatDataAndDimensions(make([]float32, len(params[i])), shapes[i]...)
+		t.state[2*nParams+i] = tensors.FromFlatDataAndDimensions(make([]float32, len(params[i])), shapes[i]...)
+	}
+	t.since = make([]int64, S)
+	t.firedTot = make([]int64, S)
+}
+
+func (t *trainer) paramShapes() [][]int {
+	return [][]int{{t.S, t.d}, {t.S}, {t.d}, {t.S}, {t.S, t.d}}
+}
+
+// GeometricMedian returns the geometric median of n rows of x ([n,d]) by Weiszfeld iterations, started
+// at the coordinate-wise mean.
+func GeometricMedian(x []float32, n, d, iters int) []float32 {
+	y := make([]float64, d)
+	for r := range n {
+		for i := range d {
+			y[i] += float64(x[r*d+i])
+		}
+	}
+	for i := range y {
+		y[i] /= float64(n)
+	}
+	num := make([]float64, d)
+	for range iters {
+		clear(num)
+		var den float64
+		for r := range n {
+			var dist float64
+			for i := range d {
+				dd := float64(x[r*d+i]) - y[i]
+				dist += dd * dd
+			}
+			w := 1 / math.Max(math.Sqrt(dist), 1e-8)
+			den += w
+			for i := range d {
+				num[i] += w * float64(x[r*d+i])
+			}
+		}
+		var move float64
+		for i := range y {
+			nv := num[i] / den
+			move += (nv - y[i]) * (nv - y[i])
+			y[i] = nv
+		}
+		if move < 1e-16 {
+			break
+		}
+	}
+	out := make([]float32, d)
+	for i, v := range y {
+		out[i] = float32(v)
+	}
+	return out
+}
+
+// toSAE converts the training state into an SAE with the scale folded in.
+func (t *trainer) toSAE() (*SAE, error) {
+	p := make([][]float32, nParams)
+	for i := range nParams {
+		v, err := tensors.CopyFlatData[float32](t.state[i])
+		if err != nil {
+			return nil, err
+		}
+		p[i] = v
+	}
+	s := &SAE{Arch: t.cfg.Arch, DIn: t.d, DSAE: t.S, K: t.cfg.K,
+		WEnc: transpose(p[0], t.S, t.d), BEnc: p[1], BDec: p[2], WDec: p[4], Meta: t.cfg.Meta}
+	if s.Arch == ArchReLU {
+		s.K = 0
+	}
+	s.Meta.ApplyBDecToInput = true
+	s.Meta.Normalize = "none"
+	s.Meta.Dtype = "float32"
+	switch s.Arch {
+	case ArchJumpReLU:
+		s.Threshold = make([]float32, t.S)
+		for j, v := range p[3] {
+			s.Threshold[j] = float32(math.Exp(float64(v)))
+		}
+	case ArchBatchTopK:
+		th := float32(t.btThresh)
+		s.Threshold = make([]float32, t.S)
+		for j := range s.Threshold {
+			s.Threshold[j] = th
+		}
+	}
+	if t.scale != 1 {
+		s.FoldScale(t.scale)
+		s.Meta.Normalize = "none"
+	}
+	return s, s.Validate()
+}
