@@ -14,8 +14,10 @@ test: vet test-go test-oracle test-xla
 vet:
 	$(GO) vet ./...
 
+# The Python peers (sae-lens, huggingface_hub) live in a venv outside the clone, keyed by the
+# requirements' hash, created on first use by scripts/venv.sh.
 test-go:
-	$(GO) test ./...
+	PY="$$(bash scripts/venv.sh)/bin/python" && STEER_SAELENS_PYTHON="$$PY" STEER_HF_PYTHON="$$PY" $(GO) test ./...
 
 # Hugging Face's Rust tokenizers (daulet/tokenizers v1.22.1, built with cargo) as the oracle
 # for our pure-Go tokenizer on the whole corpus.

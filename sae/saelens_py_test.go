@@ -2,7 +2,6 @@ package sae
 
 import (
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,14 +13,11 @@ import (
 
 // TestSAELensPythonRoundTrip writes SAEs in SAELens v6 layout with inputs and steer's outputs, and runs
 // scripts/saelens_roundtrip.py with the Python in STEER_SAELENS_PYTHON (a venv from scripts/venv.sh),
-// which loads them with the sae-lens package and compares. Opt-in because it needs that venv:
+// which loads them with the sae-lens package and compares. `make test` sets it; by hand:
 //
 //	STEER_SAELENS_PYTHON="$(scripts/venv.sh)/bin/python" GOEXPERIMENT=simd go test ./sae -run TestSAELensPythonRoundTrip -count=1 -v
 func TestSAELensPythonRoundTrip(t *testing.T) {
-	py := os.Getenv("STEER_SAELENS_PYTHON")
-	if py == "" {
-		t.Skip("set STEER_SAELENS_PYTHON to a python with sae-lens (scripts/venv.sh) to run the SAELens round trip")
-	}
+	py := sharedtest.Env(t, "STEER_SAELENS_PYTHON", "a python with sae-lens, e.g. \"$(scripts/venv.sh)/bin/python\"")
 	root := t.TempDir()
 	var cases []string
 	add := func(name string, s *SAE, x []float32, n int) {

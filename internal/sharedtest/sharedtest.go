@@ -41,3 +41,18 @@ func Path(tb testing.TB, rel string) string {
 	}
 	return p
 }
+
+// Env returns the environment variable name, which a test needs (e.g. the path of a Python with
+// sae-lens). When it is unset the test is skipped on a developer's machine and fails under CI,
+// where `make test` always sets it.
+func Env(tb testing.TB, name, how string) string {
+	tb.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("%s is not set (CI runs this check through `make test`): %s", name, how)
+		}
+		tb.Skipf("%s not set: %s", name, how)
+	}
+	return v
+}

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"github.com/steer-dev/steer/internal/sharedtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,13 +12,10 @@ import (
 
 // TestPythonInterop checks the cache against the real huggingface_hub, both ways: Python
 // reads (offline) what steer pulled, and steer resolves (offline) what Python downloaded
-// from the same fake hub. It runs only when STEER_HF_PYTHON names a Python interpreter
-// with huggingface_hub installed.
+// from the same fake hub. STEER_HF_PYTHON names a Python interpreter with huggingface_hub
+// installed (`make test` sets it).
 func TestPythonInterop(t *testing.T) {
-	py := os.Getenv("STEER_HF_PYTHON")
-	if py == "" {
-		t.Skip("set STEER_HF_PYTHON to a python with huggingface_hub to run")
-	}
+	py := sharedtest.Env(t, "STEER_HF_PYTHON", "a python with huggingface_hub, e.g. \"$(scripts/venv.sh)/bin/python\"")
 	f := newFakeHub(t)
 	repo := f.addRepo("org/model", modelRepo)
 	goCache, pyCache := t.TempDir(), t.TempDir()
