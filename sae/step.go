@@ -198,6 +198,9 @@ func (t *trainer) trainStep(batch []float32) (p Progress, err error) {
 			nDead++
 		}
 	}
+	if (cfg.Arch == ArchTopK || cfg.Arch == ArchBatchTopK) && !cfg.TopKGraph && !cfg.TopKSparse {
+		return t.trainStepSparse(scaled, lr, dead, nDead)
+	}
 	auxScale := 0.0
 	var v stepVariant
 	var extra []any

@@ -53,9 +53,13 @@ type TrainConfig struct {
 
 	Seed uint64
 
-	// TopKSparse trains TopK with the sparse path (dense encoder forward only; the k selected
-	// pre-activations recomputed and decoded by gathering W_dec rows). Measured slower than the dense
-	// masked graph on the pure-Go backend (its gather/scatter kernels are generic), so off by default.
+	// TopKGraph trains TopK/BatchTopK with the GoMLX graph step (dense masked graph) instead of the
+	// default sparse Go step (dense encoder forward only, everything else over the selected latents; see
+	// sparsestep.go). Both compute the same update up to float32 rounding.
+	TopKGraph bool
+	// TopKSparse (implies TopKGraph) trains TopK with the sparse *graph* variant (the k selected
+	// pre-activations recomputed and decoded by gathering W_dec rows in the graph). Measured slower than
+	// the dense masked graph on the pure-Go backend (its gather/scatter kernels are generic).
 	TopKSparse bool
 
 	// RunDir, if set, receives checkpoint.safetensors every CheckpointEvery steps (default 1000) and the
@@ -215,14 +219,18 @@ type trainer struct {
 	btThresh float64 // batchtopk inference threshold: EMA (rate 0.01) of the smallest kept activation
 	encExec  *Exec
 	stepExec map[string]*Exec
+	sp       *sparseStep // sparse topk/batchtopk step buffers
+	mmExec   *Exec       // its encoder matmul
 }
 
 // Train trains an SAE on rows from src. See TrainConfig for the recipe and defaults.
 //
-// Each step is a compiled GoMLX graph (compiled once, reused). TopK and BatchTopK: the encoder matmul
-// runs forward-only in a first graph, the top-k (per row) or top-k·N (per batch) selection is done in Go
-// (exact, ties to the lower index), and the training graph takes the selection as a mask. With
-// TopKSparse, TopK instead trains a sparse graph that gathers only the k active W_dec / W_enc rows.
+// TopK and BatchTopK (default): the encoder matmul is a compiled GoMLX exec, the top-k (per row) or
+// top-k·N (per batch) selection is done in Go (exact, ties to the lower index), and the rest of the step
+// (decode, AuxK, backward, Adam, decoder renormalisation) runs in Go over the selected latents only (see
+// sparsestep.go). With TopKGraph the selection instead feeds a compiled GoMLX training graph as a mask
+// (with TopKSparse, TopK trains a sparse graph that gathers only the k active W_dec / W_enc rows).
+// ReLU and JumpReLU steps are compiled GoMLX graphs (compiled once, reused).
 //
 // Determinism: for a given seed and a deterministic source two runs give bit-identical weights, and a run
 // resumed from a checkpoint ends with the same weights as an uninterrupted one. Cancelling ctx returns

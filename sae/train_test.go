@@ -40,11 +40,12 @@ func smallCfg(arch Arch) TrainConfig {
 
 func TestTrainAllArchsReduceFVU(t *testing.T) {
 	data := synthData(128*40, 16, 48, 3, 1)
-	for _, name := range []string{"topk", "topk-sparse", "batchtopk", "relu", "jumprelu"} {
+	for _, name := range []string{"topk", "topk-sparse", "topk-graph", "batchtopk", "batchtopk-graph", "relu", "jumprelu"} {
 		t.Run(name, func(t *testing.T) {
-			arch := Arch(strings.TrimSuffix(name, "-sparse"))
+			arch := Arch(strings.TrimSuffix(strings.TrimSuffix(name, "-sparse"), "-graph"))
 			cfg := smallCfg(arch)
 			cfg.TopKSparse = name == "topk-sparse"
+			cfg.TopKGraph = strings.HasSuffix(name, "-graph")
 			var first, last Progress
 			res, err := Train(context.Background(), NewSliceSource(data, 16), cfg, TrainOptions{ProgressEvery: 1,
 				Progress: func(p Progress) {
@@ -90,7 +91,7 @@ func weightsEqual(a, b *SAE) bool {
 
 func TestTrainDeterministicAndResume(t *testing.T) {
 	data := synthData(128*40, 16, 48, 3, 2)
-	for _, arch := range []Arch{ArchTopK, ArchJumpReLU} {
+	for _, arch := range []Arch{ArchTopK, ArchBatchTopK, ArchJumpReLU} {
 		t.Run(string(arch), func(t *testing.T) {
 			cfg := smallCfg(arch)
 			cfg.Tokens = 128 * 24

@@ -4,11 +4,14 @@
 Same shapes for all: d_in 384 and 768, width 16x, batch 4096, TopK k=32 (AuxK-free steady state, unit-norm
 decoder with gradient projection) and ReLU (L1 weighted by decoder norms), Adam (eps 6.25e-10), on the same
 cached synthetic activations (written once to a .npy, read by the PyTorch side; the Go benchmark generates
-the same distribution in-process). torch uses as many threads as the machine has cores (as Go's GOMAXPROCS).
+the same distribution in-process). torch uses 2 threads (--threads; the Go side uses GOMAXPROCS = all cores).
+steer's TopK is its default sparse Go step (dense encoder matmul, everything else over the k selected
+latents); --graph also times its GoMLX graph step (TrainConfig.TopKGraph) as an extra row. The load average
+is printed before and after: on a shared machine compare the ratios of one run.
 The SAELens column times sae_lens's TopKTrainingSAE / StandardTrainingSAE training_forward_pass + backward +
 Adam step (the core of its SAETrainer, without the LLM/activation-store runner).
 
-Usage: PY="$(scripts/venv.sh)/bin/python"; (unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; $PY scripts/bench_sae.py [--steps 3] [--dims 384,768] [--skip-go])
+Usage: PY="$(bash scripts/venv.sh)/bin/python"; (unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; $PY scripts/bench_sae.py [--steps 3] [--dims 384,768] [--graph] [--skip-go])
 Prints a markdown table: tokens/s per implementation and ratios Go/PyTorch, Go/SAELens.
 """
 import argparse
@@ -112,8 +115,9 @@ def bench_saelens(x, arch, steps):
     return time_steps(step, steps)
 
 
-def bench_go(dim, steps, repo):
-    env = dict(os.environ, GOEXPERIMENT="simd", STEER_SAE_BENCH_STEPS=str(steps), STEER_SAE_BENCH_DIMS=str(dim))
+def bench_go(dim, steps, repo, variants):
+    env = dict(os.environ, GOEXPERIMENT="simd", STEER_SAE_BENCH_STEPS=str(steps), STEER_SAE_BENCH_DIMS=str(dim),
+               STEER_SAE_BENCH_VARIANTS=",".join(variants))
     out = subprocess.run(["go", "test", "./sae", "-run", "^$", "-bench", "TrainTokensPerSec", "-benchtime", "1x", "-timeout", "30m"],
                          cwd=repo, env=env, capture_output=True, text=True)
     if out.returncode != 0:
@@ -131,8 +135,11 @@ def main():
     ap.add_argument("--dims", default="384,768")
     ap.add_argument("--skip-go", action="store_true")
     ap.add_argument("--skip-saelens", action="store_true")
+    ap.add_argument("--graph", action="store_true", help="also time steer's TopK GoMLX graph step")
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(a.threads)
+    load0 = os.getloadavg()
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     rows = []
     for dim in [int(v) for v in a.dims.split(",")]:
@@ -140,14 +147,19 @@ def main():
         if not os.path.exists(cache):
             np.save(cache, synth(B, dim))
         x = np.load(cache)
-        go = {} if a.skip_go else bench_go(dim, a.steps, repo)
+        variants = ["topk", "relu"] + (["topkgraph"] if a.graph else [])
+        go = {} if a.skip_go else bench_go(dim, a.steps, repo, variants)
         for arch in ("topk", "relu"):
             pt = bench_plain(x, arch, a.steps)
             sl = float("nan") if a.skip_saelens else bench_saelens(x, arch, a.steps)
             g = go.get((arch, dim), float("nan"))
             rows.append((arch, dim, g, pt, sl))
+            if arch == "topk" and a.graph:
+                rows.append(("topk (steer graph step)", dim, go.get(("topkgraph", dim), float("nan")), pt, sl))
             print(f"# {arch} d_in={dim}: go {g:.0f} torch {pt:.0f} saelens {sl:.0f} tokens/s", file=sys.stderr, flush=True)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {B}, width 16x, k=32\n")
+    load1 = os.getloadavg()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, batch {B}, width 16x, k=32; "
+          f"load average {load0[0]:.2f} at start, {load1[0]:.2f} at end\n")
     print("| arch | d_in | d_sae | steer Go tok/s | PyTorch tok/s | SAELens tok/s | Go/PyTorch | Go/SAELens |")
     print("|---|---|---|---|---|---|---|---|")
     for arch, dim, g, pt, sl in rows:

@@ -1,0 +1,119 @@
+//go:build amd64 && goexperiment.simd
+
+package sae
+
+import (
+	"math"
+	"simd/archsimd"
+)
+
+var useAVX512 = archsimd.X86.AVX512()
+
+// axpy32: y += a·x (len(y) >= len(x)).
+func axpy32(a float32, x, y []float32) {
+	n := len(x)
+	y = y[:n]
+	i := 0
+	if useAVX512 {
+		av := archsimd.BroadcastFloat32x16(a)
+		for ; i+16 <= n; i += 16 {
+			xv := archsimd.LoadFloat32x16Slice(x[i:])
+			yv := archsimd.LoadFloat32x16Slice(y[i:])
+			xv.MulAdd(av, yv).StoreSlice(y[i:])
+		}
+	}
+	for ; i < n; i++ {
+		y[i] += a * x[i]
+	}
+}
+
+// dot32 returns Σ a_i·b_i (fixed summation order for a given length).
+func dot32(a, b []float32) float32 {
+	n := len(a)
+	b = b[:n]
+	i := 0
+	var s float32
+	if useAVX512 && n >= 16 {
+		acc0 := archsimd.BroadcastFloat32x16(0)
+		acc1 := acc0
+		for ; i+32 <= n; i += 32 {
+			acc0 = archsimd.LoadFloat32x16Slice(a[i:]).MulAdd(archsimd.LoadFloat32x16Slice(b[i:]), acc0)
+			acc1 = archsimd.LoadFloat32x16Slice(a[i+16:]).MulAdd(archsimd.LoadFloat32x16Slice(b[i+16:]), acc1)
+		}
+		for ; i+16 <= n; i += 16 {
+			acc0 = archsimd.LoadFloat32x16Slice(a[i:]).MulAdd(archsimd.LoadFloat32x16Slice(b[i:]), acc0)
+		}
+		var buf [16]float32
+		acc0.Add(acc1).Store(&buf)
+		for _, v := range buf {
+			s += v
+		}
+	}
+	for ; i < n; i++ {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+// scal32: x *= a.
+func scal32(a float32, x []float32) {
+	n := len(x)
+	i := 0
+	if useAVX512 {
+		av := archsimd.BroadcastFloat32x16(a)
+		for ; i+16 <= n; i += 16 {
+			archsimd.LoadFloat32x16Slice(x[i:]).Mul(av).StoreSlice(x[i:])
+		}
+	}
+	for ; i < n; i++ {
+		x[i] *= a
+	}
+}
+
+// update applies one Adam step to p with gradient g (len(g) == len(p); a 1-element g of 0 is broadcast
+// when len(p) == 1), in float32 with the graph step's operation order:
+// m = b1·m + c1·g; v = b2·v + c2·g²; p −= lr·((m/bc1) / (sqrt(v/bc2) + eps)).
+func (c adamConsts) update(p, m, v, g []float32) {
+	n := len(p)
+	m, v, g = m[:n], v[:n], g[:n]
+	i := 0
+	if useAVX512 {
+		b1, b2 := archsimd.BroadcastFloat32x16(c.b1), archsimd.BroadcastFloat32x16(c.b2)
+		c1, c2 := archsimd.BroadcastFloat32x16(c.c1), archsimd.BroadcastFloat32x16(c.c2)
+		bc1, bc2 := archsimd.BroadcastFloat32x16(c.bc1), archsimd.BroadcastFloat32x16(c.bc2)
+		lr, eps := archsimd.BroadcastFloat32x16(c.lr), archsimd.BroadcastFloat32x16(c.eps)
+		for ; i+16 <= n; i += 16 {
+			gv := archsimd.LoadFloat32x16Slice(g[i:])
+			mv := archsimd.LoadFloat32x16Slice(m[i:]).Mul(b1).Add(gv.Mul(c1))
+			vv := archsimd.LoadFloat32x16Slice(v[i:]).Mul(b2).Add(gv.Mul(gv).Mul(c2))
+			mv.StoreSlice(m[i:])
+			vv.StoreSlice(v[i:])
+			upd := mv.Div(bc1).Div(vv.Div(bc2).Sqrt().Add(eps))
+			pv := archsimd.LoadFloat32x16Slice(p[i:])
+			pv.Sub(lr.Mul(upd)).StoreSlice(p[i:])
+		}
+	}
+	for ; i < n; i++ {
+		c.one(&p[i], &m[i], &v[i], g[i])
+	}
+}
+
+func (c adamConsts) one(p, m, v *float32, g float32) {
+	mm := *m*c.b1 + g*c.c1
+	vv := *v*c.b2 + (g*g)*c.c2
+	*m, *v = mm, vv
+	*p -= c.lr * ((mm / c.bc1) / (float32(math.Sqrt(float64(vv/c.bc2))) + c.eps))
+}
+
+// gt16 stores v = pre[0:16] + bias[0:16] into buf and returns the bit mask of v > thr.
+func gt16(pre, bias []float32, thr float32, buf *[16]float32) uint16 {
+	if useAVX512 {
+		v := archsimd.LoadFloat32x16Slice(pre).Add(archsimd.LoadFloat32x16Slice(bias))
+		v.Store(buf)
+		return v.Greater(archsimd.BroadcastFloat32x16(thr)).ToBits()
+	}
+	return gt16Generic(pre, bias, thr, buf)
+}
+
+// addTo: y += x.
+func addTo(x, y []float32) { axpy32(1, x, y) }
