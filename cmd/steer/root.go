@@ -39,6 +39,8 @@ func newRootCmd(s *ioStreams) *cobra.Command {
 		newPullCmd(s),
 		newGenerateCmd(s),
 		newTraceCmd(s),
+		newActivationsCmd(s),
+		newSAECmd(s),
 	)
 	return root
 }

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestActivationsCacheCLI(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "cache")
+	args := []string{"activations", "cache", "--site", "resid_post.1", "--tokens", "300", "--context", "16", "--shard-rows", "100", "--batch-contexts", "4", "--out", out, "--format", "json"}
+	code, stdout, stderr := runCLI(t, "", args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res cacheResult
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("bad json %q: %v", stdout, err)
+	}
+	if res.Tokens != 300 || res.D != 384 || res.Shards < 2 || !res.Complete || res.Site != "resid_post.1" {
+		t.Errorf("result %+v", res)
+	}
+	if _, err := os.Stat(filepath.Join(out, "manifest.json")); err != nil {
+		t.Error(err)
+	}
+	// rerunning a complete cache is a no-op; other settings are refused
+	if code, _, stderr := runCLI(t, "", args...); code != 0 {
+		t.Errorf("rerun: exit %d: %s", code, stderr)
+	}
+	bad := append(append([]string(nil), args...), "--context", "32")
+	if code, _, stderr := runCLI(t, "", bad...); code != 1 || !strings.Contains(stderr, "context size 16, now 32") {
+		t.Errorf("other settings: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "", "activations", "cache"); code != 2 || !strings.Contains(stderr, "--out is required") {
+		t.Errorf("no --out: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "", "activations", "cache", "--out", t.TempDir(), "--site", "resid_post.9"); code != 1 || !strings.Contains(stderr, `no hook point "resid_post.9"`) {
+		t.Errorf("bad site: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "", "activations", "cache", "--out", t.TempDir(), "--text", "/nonexistent.jsonl"); code != 1 || !strings.Contains(stderr, "/nonexistent.jsonl") {
+		t.Errorf("missing text: exit %d: %s", code, stderr)
+	}
+}
