@@ -21,22 +21,84 @@ func lr(w, x *Node) *Node {
 	return w
 }
 
-// linear applies an HF nn.Linear weight w [out,in] (and bias b [out], may be nil) to x [..., in].
-func linear(x, w, b *Node) *Node {
-	y := DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{1}, nil)
+// linear applies the linear weight name (stored [in,out], possibly as column blocks: see
+// loader.columns) and bias b [out] (may be nil) to x [..., in].
+func (c *gctx) linear(x *Node, name string, b *Node) *Node {
+	blocks := c.wBlocks(name)
+	k := x.Shape().Dimensions[x.Rank()-1]
+	if rows := x.Shape().Size() / k; len(blocks) > 1 && rows*k*blocks[0].Shape().Dimensions[1] >= smallMatmulFlops {
+		// Too many rows for the small kernel (prefill): one product with the whole weight, whose copy
+		// costs less than the output's. (Several large products at once can also deadlock the
+		// backend's worker pool: its Saturate waits for a free worker without working itself.)
+		blocks = []*Node{Concatenate(blocks, 1)}
+	}
+	ys := make([]*Node, len(blocks))
+	for i, w := range blocks {
+		ys[i] = DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{0}, nil)
+	}
+	y := ys[0]
+	if len(ys) > 1 {
+		y = Concatenate(ys, -1)
+	}
 	if b != nil {
 		y = Add(y, lr(b, y))
 	}
 	return y
 }
 
-// conv1D applies a GPT-2 Conv1D weight w [in,out] and bias b [out] to x [..., in].
-func conv1D(x, w, b *Node) *Node {
-	y := DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{0}, nil)
-	if b != nil {
-		y = Add(y, lr(b, y))
+// embed returns the embeddings [B,T,D] of ids [B,T] from the embedding name, stored transposed as
+// [D,V] (loader.embedding), possibly as column blocks: it gathers columns, from every block, keeping
+// each id's own (about three passes over [B,T,D] per block), or, for many ids, from the blocks
+// concatenated back into one [D,V] (one copy of the embedding).
+func (c *gctx) embed(name string, ids *Node) *Node {
+	blocks := c.wBlocks(name)
+	vocab := 0
+	for _, w := range blocks {
+		vocab += w.Shape().Dimensions[1]
 	}
-	return y
+	if len(blocks) > 1 && 3*ids.Shape().Size()*len(blocks) > vocab {
+		blocks = []*Node{Concatenate(blocks, 1)}
+	}
+	if len(blocks) == 1 {
+		return gatherColumns(blocks[0], ids)
+	}
+	var out *Node
+	start := 0
+	for _, w := range blocks {
+		n := w.Shape().Dimensions[1]
+		local := SubScalar(ids, start)
+		in := LogicalAnd(GreaterOrEqual(local, ScalarZero(c.g, dtypes.Int32)), LessThan(local, Scalar(c.g, dtypes.Int32, n)))
+		x := gatherColumns(w, ClipScalar(local, 0, float64(n-1)))
+		x = Mul(x, InsertAxes(ConvertDType(in, dtypes.Float32), -1))
+		if out == nil {
+			out = x
+		} else {
+			out = Add(out, x)
+		}
+		start += n
+	}
+	return out
+}
+
+// gatherColumns returns columns ids [B,T] of w [D,N] as [B,T,D].
+func gatherColumns(w, ids *Node) *Node {
+	D := w.Shape().Dimensions[0]
+	at := InsertAxes(ids, -1) // [B,T,1]
+	last := at.Rank() - 1
+	return BackendGather(w, at, last, []int{last}, []int{1}, []int{1}, []int{D, 1}, false)
+}
+
+// wBlocks returns the column blocks of a weight (one node when it is stored whole).
+func (c *gctx) wBlocks(name string) []*Node {
+	names, ok := c.blocks[name]
+	if !ok {
+		return []*Node{c.w(name)}
+	}
+	out := make([]*Node, len(names))
+	for i, n := range names {
+		out[i] = c.w(n)
+	}
+	return out
 }
 
 // rmsNorm normalises the last axis: x * rsqrt(mean(x²) + eps) * w, or * (1 + w) for Gemma.
@@ -69,19 +131,30 @@ func activation(name string, x *Node) *Node {
 		return Mul(x, Sigmoid(x))
 	case "gelu_pytorch_tanh", "gelu_new", "gelu_fast", "gelu_python_tanh", "gelu_tanh":
 		// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³)))
-		inner := MulScalar(Add(x, MulScalar(Mul(x, Square(x)), 0.044715)), math.Sqrt(2/math.Pi))
-		return Mul(MulScalar(x, 0.5), AddScalar(Tanh(inner), 1))
+		return fusedGelu(x, false, func() *Node {
+			inner := MulScalar(Add(x, MulScalar(Mul(x, Square(x)), 0.044715)), math.Sqrt(2/math.Pi))
+			return Mul(MulScalar(x, 0.5), AddScalar(Tanh(inner), 1))
+		})
 	case "gelu", "gelu_python":
-		return Mul(MulScalar(x, 0.5), AddScalar(Erf(MulScalar(x, 1/math.Sqrt2)), 1))
+		return fusedGelu(x, true, func() *Node {
+			return Mul(MulScalar(x, 0.5), AddScalar(Erf(MulScalar(x, 1/math.Sqrt2)), 1))
+		})
 	case "relu":
 		return Max(x, ZerosLike(x))
 	}
 	panic(errorf("unsupported activation %q", name))
 }
 
-// gatedMLP is down(act(gate(x)) * up(x)) with HF Linear weights (no biases unless given).
-func gatedMLP(x *Node, act string, gate, up, down *Node) *Node {
-	return linear(Mul(activation(act, linear(x, gate, nil)), linear(x, up, nil)), down, nil)
+// fusedGelu is the backend's fused GELU (one parallel pass instead of seven elementwise ops on the
+// pure-Go backend), or the decomposed formula where the backend has none.
+func fusedGelu(x *Node, exact bool, decomposed func() *Node) *Node {
+	y, _ := InternalFusedOpCaller(func() *Node { return BackendFusedGelu(x, exact) }, decomposed, false)
+	return y
+}
+
+// gatedMLP is down(act(gate(x)) * up(x)) with linear weights (no biases).
+func (c *gctx) gatedMLP(x *Node, act, gate, up, down string) *Node {
+	return c.linear(Mul(activation(act, c.linear(x, gate, nil)), c.linear(x, up, nil)), down, nil)
 }
 
 // softcap is tanh(x / cap) * cap.
@@ -125,20 +198,21 @@ func (c *gctx) attention(layer int, q, k, v *Node, o attnOptions) *Node {
 	B, T, H, Dh := dims[0], dims[1], dims[2], dims[3]
 	K := k.Shape().Dimensions[2]
 	G := H / K
-	kh := TransposeAllAxes(k, 0, 2, 1, 3) // [B,K,T,Dh]
-	vh := TransposeAllAxes(v, 0, 2, 1, 3)
-	if c.cacheK != nil { // caches are kept as [B,K,Cap,Dh], so no per-step transpose of the whole cache
+	// Keys and values as [B*K,T,Dh]: one batch axis, so the backend's matmul takes them as they are
+	// (merging two batch axes of a graph output, like a cache, costs it a copy).
+	kh := Reshape(TransposeAllAxes(k, 0, 2, 1, 3), B*K, T, Dh)
+	vh := Reshape(TransposeAllAxes(v, 0, 2, 1, 3), B*K, T, Dh)
+	if c.cacheK != nil { // caches are kept as [B*K,Cap,Dh], so no per-step transpose of the whole cache
 		kh = c.cacheWrite(c.cacheK[layer], kh)
 		vh = c.cacheWrite(c.cacheV[layer], vh)
 		c.newK[layer], c.newV[layer] = kh, vh
 	}
-	S := kh.Shape().Dimensions[2]
-	// q: [B,T,K,G,Dh] -> [B,K,G,T,Dh] -> [B,K,G*T,Dh]
+	S := kh.Shape().Dimensions[1]
+	// q: [B,T,K,G,Dh] -> [B,K,G,T,Dh] -> [B*K,G*T,Dh]; the scale is applied to q (fewer values than the scores).
 	qh := Reshape(q, B, T, K, G, Dh)
 	qh = TransposeAllAxes(qh, 0, 2, 3, 1, 4)
-	qh = Reshape(qh, B, K, G*T, Dh)
-	scores := DotGeneral(qh, []int{3}, []int{0, 1}, kh, []int{3}, []int{0, 1}) // [B,K,G*T,S]
-	scores = MulScalar(scores, o.scale)
+	qh = MulScalar(Reshape(qh, B*K, G*T, Dh), o.scale)
+	scores := DotGeneral(qh, []int{2}, []int{0}, kh, []int{2}, []int{0}) // [B*K,G*T,S]
 	if o.softcap > 0 {
 		scores = softcap(scores, o.softcap)
 	}
@@ -147,8 +221,8 @@ func (c *gctx) attention(layer int, q, k, v *Node, o attnOptions) *Node {
 	scores = Where(BroadcastToShape(mask, scores.Shape()), scores,
 		BroadcastToShape(Scalar(c.g, dtypes.Float32, -1e30), scores.Shape()))
 	probs := Softmax(scores, -1)
-	probs = Reshape(probs, B, K, G*T, S)
-	out := DotGeneral(probs, []int{3}, []int{0, 1}, vh, []int{2}, []int{0, 1}) // [B,K,G*T,Dh]
+	probs = Reshape(probs, B*K, G*T, S)
+	out := DotGeneral(probs, []int{2}, []int{0}, vh, []int{1}, []int{0}) // [B*K,G*T,Dh]
 	out = Reshape(out, B, K, G, T, Dh)
 	out = TransposeAllAxes(out, 0, 3, 1, 2, 4) // [B,T,K,G,Dh]
 	return Reshape(out, B, T, H*Dh)
@@ -186,25 +260,14 @@ func (c *gctx) rope(kind int) (cos, sin *Node) {
 	return cos, sin
 }
 
-// cacheWrite returns cache [B,K,Cap,Dh] with x [B,K,T,Dh] written at slots offset..offset+T-1.
-// (The pure-Go backend has no DynamicUpdateSlice: a select with a slot mask does the same.)
+// cacheWrite returns cache [B*K,Cap,Dh] with x [B*K,T,Dh] written at slots offset..offset+T-1.
+// Each slot of a cache is written once (a decoder starts every cache from zeros), so adding x into the
+// cache writes it: a ScatterSum, which the pure-Go backend runs in place on the donated cache buffer,
+// touching B·K·T·Dh values instead of the whole cache (it has no DynamicUpdateSlice).
 func (c *gctx) cacheWrite(cache, x *Node) *Node {
-	cs := cache.Shape()
-	capacity, T := cs.Dimensions[2], x.Shape().Dimensions[2]
-	slots := Iota(c.g, shapes.Make(dtypes.Int32, capacity), 0)
-	if T == 1 {
-		sel := Equal(slots, c.offset)                               // [Cap]
-		sel = BroadcastToShape(Reshape(sel, 1, 1, capacity, 1), cs) // [B,K,Cap,Dh]
-		return Where(sel, BroadcastToShape(x, cs), cache)
-	}
-	// place[s, t] = 1 where s == offset + t.
-	ts := Iota(c.g, shapes.Make(dtypes.Int32, capacity, T), 1)
-	ss := Iota(c.g, shapes.Make(dtypes.Int32, capacity, T), 0)
-	hit := Equal(ss, Add(ts, c.offset))
-	place := ConvertDType(hit, dtypes.Float32)                   // [Cap,T]
-	placed := DotGeneral(place, []int{1}, nil, x, []int{2}, nil) // [Cap,B,K,Dh]
-	placed = TransposeAllAxes(placed, 1, 2, 0, 3)                // [B,K,Cap,Dh]
-	written := ReduceLogicalOr(hit, 1)                           // [Cap]
-	written = BroadcastToShape(Reshape(written, 1, 1, capacity, 1), cs)
-	return Where(written, placed, cache)
+	d := x.Shape().Dimensions
+	idx := shapes.Make(dtypes.Int32, d[0], d[1], 1)
+	slots := Add(Iota(c.g, idx, 1), c.offset)
+	at := Concatenate([]*Node{Iota(c.g, idx, 0), slots}, -1) // [B*K,T,2]: (row, slot)
+	return ScatterSum(cache, at, x, true, true)
 }

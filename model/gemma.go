@@ -29,7 +29,7 @@ func (f *gemma) load(l *loader) {
 	d, hd, H, K, I := c.HiddenSize, c.HeadDim, c.NumHeads, c.NumKVHeads, c.IntermediateSize
 	f.p = l.prefix("embed_tokens.weight", "model.", "model.language_model.", "language_model.model.", "")
 	emb := f.p + "embed_tokens.weight"
-	l.get(emb, c.VocabSize, d)
+	l.embedding(emb, c.VocabSize, d)
 	f.head = l.lmHead(emb, "lm_head.weight", "language_model.lm_head.weight")
 	l.get(f.p+"norm.weight", d)
 	for i := range c.NumLayers {
@@ -37,10 +37,10 @@ func (f *gemma) load(l *loader) {
 		for _, norm := range []string{"input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"} {
 			l.get(n(norm+".weight"), d)
 		}
-		l.get(n("self_attn.q_proj.weight"), H*hd, d)
-		l.get(n("self_attn.k_proj.weight"), K*hd, d)
-		l.get(n("self_attn.v_proj.weight"), K*hd, d)
-		l.get(n("self_attn.o_proj.weight"), d, H*hd)
+		l.linear(n("self_attn.q_proj.weight"), H*hd, d)
+		l.linear(n("self_attn.k_proj.weight"), K*hd, d)
+		l.linear(n("self_attn.v_proj.weight"), K*hd, d)
+		l.linear(n("self_attn.o_proj.weight"), d, H*hd)
 		if c.AttentionBias {
 			l.get(n("self_attn.q_proj.bias"), H*hd)
 			l.get(n("self_attn.k_proj.bias"), K*hd)
@@ -51,9 +51,9 @@ func (f *gemma) load(l *loader) {
 			l.get(n("self_attn.q_norm.weight"), hd)
 			l.get(n("self_attn.k_norm.weight"), hd)
 		}
-		l.get(n("mlp.gate_proj.weight"), I, d)
-		l.get(n("mlp.up_proj.weight"), I, d)
-		l.get(n("mlp.down_proj.weight"), d, I)
+		l.linear(n("mlp.gate_proj.weight"), I, d)
+		l.linear(n("mlp.up_proj.weight"), I, d)
+		l.linear(n("mlp.down_proj.weight"), d, I)
 	}
 }
 
@@ -66,7 +66,7 @@ func (f *gemma) ropes() []ropeSpec {
 }
 
 func (f *gemma) embed(c *gctx, ids *Node) *Node {
-	x := Gather(c.w(f.p+"embed_tokens.weight"), InsertAxes(ids, -1))
+	x := c.embed(f.p+"embed_tokens.weight", ids)
 	// transformers: hidden * tensor(hidden_size**0.5, dtype=activation dtype) (float32 here).
 	return Mul(x, Scalar(c.g, dtypes.Float32, float32(math.Sqrt(float64(f.cfg.HiddenSize)))))
 }
@@ -93,20 +93,20 @@ func (f *gemma) attn(c *gctx, i int, x *Node) *Node {
 		softcap: cfg.AttnLogitSoftcap,
 		window:  window,
 	})
-	o = linear(o, c.w(n("self_attn.o_proj.weight")), c.wOpt(n("self_attn.o_proj.bias")))
+	o = c.linear(o, n("self_attn.o_proj.weight"), c.wOpt(n("self_attn.o_proj.bias")))
 	return rmsNorm(o, c.w(n("post_attention_layernorm.weight")), cfg.NormEps, true)
 }
 
 func (f *gemma) mlp(c *gctx, i int, x *Node) *Node {
 	n := func(s string) string { return layerName(f.p, i, s) }
 	h := rmsNorm(x, c.w(n("pre_feedforward_layernorm.weight")), f.cfg.NormEps, true)
-	h = gatedMLP(h, f.cfg.HiddenAct, c.w(n("mlp.gate_proj.weight")), c.w(n("mlp.up_proj.weight")), c.w(n("mlp.down_proj.weight")))
+	h = c.gatedMLP(h, f.cfg.HiddenAct, n("mlp.gate_proj.weight"), n("mlp.up_proj.weight"), n("mlp.down_proj.weight"))
 	return rmsNorm(h, c.w(n("post_feedforward_layernorm.weight")), f.cfg.NormEps, true)
 }
 
 func (f *gemma) unembed(c *gctx, x *Node) *Node {
 	h := rmsNorm(x, c.w(f.p+"norm.weight"), f.cfg.NormEps, true)
-	logits := linear(h, c.w(f.head), nil)
+	logits := c.linear(h, f.head, nil)
 	if f.cfg.FinalLogitSoftcap > 0 {
 		logits = softcap(logits, f.cfg.FinalLogitSoftcap)
 	}

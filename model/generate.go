@@ -223,7 +223,7 @@ func (d *decoder) prefill(seqs [][]int, more int) ([]float32, error) {
 	d.capacity = (Tb + more + 63) / 64 * 64
 	d.caches = make([]*tensors.Tensor, 2*cfg.NumLayers)
 	for i := range d.caches {
-		d.caches[i] = tensors.FromShape(shapes.Make(dtypes.Float32, B, cfg.NumKVHeads, d.capacity, cfg.HeadDim))
+		d.caches[i] = tensors.FromShape(shapes.Make(dtypes.Float32, B*cfg.NumKVHeads, d.capacity, cfg.HeadDim))
 	}
 	d.keyPos = make([]int32, B*d.capacity)
 	d.keyValid = make([]bool, B*d.capacity)

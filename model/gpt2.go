@@ -26,7 +26,7 @@ func (f *gpt2) load(l *loader) {
 	c := f.cfg
 	d, I := c.HiddenSize, c.IntermediateSize
 	f.p = l.prefix("wte.weight", "transformer.", "")
-	l.get(f.p+"wte.weight", c.VocabSize, d)
+	l.embedding(f.p+"wte.weight", c.VocabSize, d)
 	l.get(f.p+"wpe.weight", c.MaxPositions, d)
 	f.head = l.lmHead(f.p+"wte.weight", "lm_head.weight")
 	l.get(f.p+"ln_f.weight", d)
@@ -36,13 +36,13 @@ func (f *gpt2) load(l *loader) {
 			l.get(f.n(i, ln+".weight"), d)
 			l.get(f.n(i, ln+".bias"), d)
 		}
-		l.get(f.n(i, "attn.c_attn.weight"), d, 3*d)
+		l.conv1D(f.n(i, "attn.c_attn.weight"), d, 3*d)
 		l.get(f.n(i, "attn.c_attn.bias"), 3*d)
-		l.get(f.n(i, "attn.c_proj.weight"), d, d)
+		l.conv1D(f.n(i, "attn.c_proj.weight"), d, d)
 		l.get(f.n(i, "attn.c_proj.bias"), d)
-		l.get(f.n(i, "mlp.c_fc.weight"), d, I)
+		l.conv1D(f.n(i, "mlp.c_fc.weight"), d, I)
 		l.get(f.n(i, "mlp.c_fc.bias"), I)
-		l.get(f.n(i, "mlp.c_proj.weight"), I, d)
+		l.conv1D(f.n(i, "mlp.c_proj.weight"), I, d)
 		l.get(f.n(i, "mlp.c_proj.bias"), d)
 	}
 }
@@ -50,7 +50,7 @@ func (f *gpt2) load(l *loader) {
 func (f *gpt2) ropes() []ropeSpec { return nil }
 
 func (f *gpt2) embed(c *gctx, ids *Node) *Node {
-	tok := Gather(c.w(f.p+"wte.weight"), InsertAxes(ids, -1))
+	tok := c.embed(f.p+"wte.weight", ids)
 	pos := Gather(c.w(f.p+"wpe.weight"), InsertAxes(c.positions, -1))
 	return Add(tok, pos)
 }
@@ -61,21 +61,21 @@ func (f *gpt2) attn(c *gctx, i int, x *Node) *Node {
 	dims := x.Shape().Dimensions
 	B, T := dims[0], dims[1]
 	h := layerNorm(x, c.w(f.n(i, "ln_1.weight")), c.w(f.n(i, "ln_1.bias")), cfg.NormEps)
-	qkv := conv1D(h, c.w(f.n(i, "attn.c_attn.weight")), c.w(f.n(i, "attn.c_attn.bias")))
+	qkv := c.linear(h, f.n(i, "attn.c_attn.weight"), c.w(f.n(i, "attn.c_attn.bias")))
 	split := func(j int) *Node {
 		return Reshape(SliceAxis(qkv, -1, AxisRange(j*d, (j+1)*d)), B, T, cfg.NumHeads, cfg.HeadDim)
 	}
 	o := c.attention(i, split(0), split(1), split(2), attnOptions{scale: 1 / math.Sqrt(float64(cfg.HeadDim))})
-	return conv1D(o, c.w(f.n(i, "attn.c_proj.weight")), c.w(f.n(i, "attn.c_proj.bias")))
+	return c.linear(o, f.n(i, "attn.c_proj.weight"), c.w(f.n(i, "attn.c_proj.bias")))
 }
 
 func (f *gpt2) mlp(c *gctx, i int, x *Node) *Node {
 	h := layerNorm(x, c.w(f.n(i, "ln_2.weight")), c.w(f.n(i, "ln_2.bias")), f.cfg.NormEps)
-	h = activation(f.cfg.HiddenAct, conv1D(h, c.w(f.n(i, "mlp.c_fc.weight")), c.w(f.n(i, "mlp.c_fc.bias"))))
-	return conv1D(h, c.w(f.n(i, "mlp.c_proj.weight")), c.w(f.n(i, "mlp.c_proj.bias")))
+	h = activation(f.cfg.HiddenAct, c.linear(h, f.n(i, "mlp.c_fc.weight"), c.w(f.n(i, "mlp.c_fc.bias"))))
+	return c.linear(h, f.n(i, "mlp.c_proj.weight"), c.w(f.n(i, "mlp.c_proj.bias")))
 }
 
 func (f *gpt2) unembed(c *gctx, x *Node) *Node {
 	h := layerNorm(x, c.w(f.p+"ln_f.weight"), c.w(f.p+"ln_f.bias"), f.cfg.NormEps)
-	return linear(h, c.w(f.head), nil)
+	return c.linear(h, f.head, nil)
 }

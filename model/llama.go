@@ -28,7 +28,7 @@ func (f *llama) load(l *loader) {
 	d, hd, H, K, I := c.HiddenSize, c.HeadDim, c.NumHeads, c.NumKVHeads, c.IntermediateSize
 	f.p = l.prefix("embed_tokens.weight", "model.", "")
 	emb := f.p + "embed_tokens.weight"
-	l.get(emb, c.VocabSize, d)
+	l.embedding(emb, c.VocabSize, d)
 	f.head = l.lmHead(emb, "lm_head.weight")
 	l.get(f.p+"norm.weight", d)
 	f.qkNorm = c.ModelType == "qwen3"
@@ -38,10 +38,10 @@ func (f *llama) load(l *loader) {
 		n := func(s string) string { return layerName(f.p, i, s) }
 		l.get(n("input_layernorm.weight"), d)
 		l.get(n("post_attention_layernorm.weight"), d)
-		l.get(n("self_attn.q_proj.weight"), H*hd, d)
-		l.get(n("self_attn.k_proj.weight"), K*hd, d)
-		l.get(n("self_attn.v_proj.weight"), K*hd, d)
-		l.get(n("self_attn.o_proj.weight"), d, H*hd)
+		l.linear(n("self_attn.q_proj.weight"), H*hd, d)
+		l.linear(n("self_attn.k_proj.weight"), K*hd, d)
+		l.linear(n("self_attn.v_proj.weight"), K*hd, d)
+		l.linear(n("self_attn.o_proj.weight"), d, H*hd)
 		if f.qkvB {
 			l.get(n("self_attn.q_proj.bias"), H*hd)
 			l.get(n("self_attn.k_proj.bias"), K*hd)
@@ -54,9 +54,9 @@ func (f *llama) load(l *loader) {
 			l.get(n("self_attn.q_norm.weight"), hd)
 			l.get(n("self_attn.k_norm.weight"), hd)
 		}
-		l.get(n("mlp.gate_proj.weight"), I, d)
-		l.get(n("mlp.up_proj.weight"), I, d)
-		l.get(n("mlp.down_proj.weight"), d, I)
+		l.linear(n("mlp.gate_proj.weight"), I, d)
+		l.linear(n("mlp.up_proj.weight"), I, d)
+		l.linear(n("mlp.down_proj.weight"), d, I)
 		if c.MLPBias {
 			l.get(n("mlp.gate_proj.bias"), I)
 			l.get(n("mlp.up_proj.bias"), I)
@@ -74,7 +74,7 @@ func rotaryDim(c *weights.Config) int {
 }
 
 func (f *llama) embed(c *gctx, ids *Node) *Node {
-	return Gather(c.w(f.p+"embed_tokens.weight"), InsertAxes(ids, -1))
+	return c.embed(f.p+"embed_tokens.weight", ids)
 }
 
 func (f *llama) attn(c *gctx, i int, x *Node) *Node {
@@ -90,29 +90,29 @@ func (f *llama) attn(c *gctx, i int, x *Node) *Node {
 	cos, sin := c.rope(0)
 	q, k = applyRope(q, cos, sin), applyRope(k, cos, sin)
 	o := c.attention(i, q, k, v, attnOptions{scale: 1 / math.Sqrt(float64(cfg.HeadDim)), window: layerWindow(cfg, i)})
-	return linear(o, c.w(n("self_attn.o_proj.weight")), c.wOpt(n("self_attn.o_proj.bias")))
+	return c.linear(o, n("self_attn.o_proj.weight"), c.wOpt(n("self_attn.o_proj.bias")))
 }
 
 func (f *llama) mlp(c *gctx, i int, x *Node) *Node {
 	n := func(s string) string { return layerName(f.p, i, s) }
 	h := rmsNorm(x, c.w(n("post_attention_layernorm.weight")), f.cfg.NormEps, false)
-	g := linear(h, c.w(n("mlp.gate_proj.weight")), c.wOpt(n("mlp.gate_proj.bias")))
-	u := linear(h, c.w(n("mlp.up_proj.weight")), c.wOpt(n("mlp.up_proj.bias")))
-	return linear(Mul(activation(f.cfg.HiddenAct, g), u), c.w(n("mlp.down_proj.weight")), c.wOpt(n("mlp.down_proj.bias")))
+	g := c.linear(h, n("mlp.gate_proj.weight"), c.wOpt(n("mlp.gate_proj.bias")))
+	u := c.linear(h, n("mlp.up_proj.weight"), c.wOpt(n("mlp.up_proj.bias")))
+	return c.linear(Mul(activation(f.cfg.HiddenAct, g), u), n("mlp.down_proj.weight"), c.wOpt(n("mlp.down_proj.bias")))
 }
 
 func (f *llama) unembed(c *gctx, x *Node) *Node {
 	h := rmsNorm(x, c.w(f.p+"norm.weight"), f.cfg.NormEps, false)
-	return linear(h, c.w(f.head), nil)
+	return c.linear(h, f.head, nil)
 }
 
 // projectQKV applies separate q/k/v projections and splits heads: q [B,T,H,Dh], k, v [B,T,K,Dh].
 func projectQKV(c *gctx, h *Node, cfg *weights.Config, wq, wk, wv string, bq, bk, bv *Node) (q, k, v *Node) {
 	dims := h.Shape().Dimensions
 	B, T := dims[0], dims[1]
-	q = Reshape(linear(h, c.w(wq), bq), B, T, cfg.NumHeads, cfg.HeadDim)
-	k = Reshape(linear(h, c.w(wk), bk), B, T, cfg.NumKVHeads, cfg.HeadDim)
-	v = Reshape(linear(h, c.w(wv), bv), B, T, cfg.NumKVHeads, cfg.HeadDim)
+	q = Reshape(c.linear(h, wq, bq), B, T, cfg.NumHeads, cfg.HeadDim)
+	k = Reshape(c.linear(h, wk, bk), B, T, cfg.NumKVHeads, cfg.HeadDim)
+	v = Reshape(c.linear(h, wv, bv), B, T, cfg.NumKVHeads, cfg.HeadDim)
 	return
 }
 

@@ -1,16 +1,20 @@
 package model
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/steer-dev/steer/weights"
@@ -124,26 +128,149 @@ var families = map[string]func(cfg *weights.Config) family{
 	"phi3":        newPhi3,
 }
 
-// loader reads tensors from a checkpoint as float32, checking shapes.
+// loader reads tensors from a checkpoint as float32, checking shapes, and moves each to the backend
+// as soon as it is read (so the model holds one copy of its weights, on the backend).
 type loader struct {
-	cfg   *weights.Config
-	ckpt  *weights.Checkpoint
-	names []string
-	data  []*tensors.Tensor
-	index map[string]int
-	errs  []error
+	cfg     *weights.Config
+	ckpt    *weights.Checkpoint
+	backend compute.Backend
+	names   []string
+	data    []*tensors.Tensor
+	index   map[string]int
+	blocks  map[string][]string // weights stored as column blocks (see columns)
+	errs    []error
+}
+
+// loaded reports whether a tensor was loaded already (whole or as blocks).
+func (l *loader) loaded(name string) bool {
+	_, whole := l.index[name]
+	_, split := l.blocks[name]
+	return whole || split
 }
 
 // get loads a required tensor; shape, if given, must match (-1 = any size).
 func (l *loader) get(name string, shape ...int) {
-	if _, ok := l.index[name]; ok {
+	if l.loaded(name) {
 		return
 	}
-	data, dims, err := l.ckpt.Float32(name)
+	if src, ok := l.source(name, shape); ok {
+		l.put(name, src.dims, func(dst []float32) {
+			for k := range dst {
+				dst[k] = src.at(k)
+			}
+		})
+	}
+}
+
+// linear loads an HF nn.Linear weight [out,in] and stores it transposed, [in,out] (see columns).
+func (l *loader) linear(name string, out, in int) {
+	if l.loaded(name) {
+		return
+	}
+	if src, ok := l.source(name, []int{out, in}); ok {
+		l.columns(name, in, out, func(dst []float32, start, w int) {
+			for j := range w { // source row start+j is column j of the block
+				row := (start + j) * in
+				for i := range in {
+					dst[i*w+j] = src.at(row + i)
+				}
+			}
+		})
+	}
+}
+
+// embedding loads an input embedding [V,D] and stores it transposed, [D,V], like a linear weight: when
+// the output projection is tied to it, the same tensor is the lm head (the largest matmul of a decode
+// step, which is then read as is); gctx.embed gathers its columns.
+func (l *loader) embedding(name string, vocab, d int) { l.linear(name, vocab, d) }
+
+// conv1D loads a GPT-2 Conv1D weight, already [in,out] (see columns).
+func (l *loader) conv1D(name string, in, out int) {
+	if l.loaded(name) {
+		return
+	}
+	if src, ok := l.source(name, []int{in, out}); ok {
+		l.columns(name, in, out, func(dst []float32, start, w int) {
+			for i := range in {
+				for j := range w {
+					dst[i*w+j] = src.at(i*out + start + j)
+				}
+			}
+		})
+	}
+}
+
+// The pure-Go backend multiplies x [M,K] by w [K,N] with a "small" kernel that reads w as is when
+// M·N·K < smallMatmulFlops, else with a "large" one that first packs (copies) w, on every call. For
+// a decode step (M = batch rows) packing costs more than the product: the weights stream from
+// memory once per step anyway, and packing doubles that traffic (GPT-2's 154 MB lm head went through
+// it even at M = 1). So linear weights whose decode-step product would be large are stored as column
+// blocks of at most blockCols(K) columns, each taking the small kernel for up to decodeRows rows (the
+// executor runs the blocks in parallel); gctx.linear concatenates the blocks' outputs, or, for
+// prefill's many rows, multiplies by the blocks concatenated back into one weight.
+const (
+	smallMatmulFlops = 4 << 20 // gobackend/dot/matmul: noSIMDSmallMatMulSizeThreshold
+	decodeRows       = 8
+)
+
+func blockCols(k int) int {
+	return max(16, (smallMatmulFlops-1)/(decodeRows*k)/16*16)
+}
+
+// columns stores a weight of shape [in,out] whole, or as column blocks name#0, name#1, ... (see
+// blockCols); fill writes columns start..start+w-1 into dst [in,w].
+func (l *loader) columns(name string, in, out int, fill func(dst []float32, start, w int)) {
+	n := blockCols(in)
+	if out <= n {
+		l.put(name, []int{in, out}, func(dst []float32) { fill(dst, 0, out) })
+		return
+	}
+	var names []string
+	for start := 0; start < out; start += n {
+		w := min(n, out-start)
+		bn := fmt.Sprintf("%s#%d", name, len(names))
+		names = append(names, bn)
+		l.put(bn, []int{in, w}, func(dst []float32) { fill(dst, start, w) })
+	}
+	l.blocks[name] = names
+}
+
+// source is a floating-point checkpoint tensor, read in place from the (mapped) file.
+type source struct {
+	raw  []byte
+	dt   weights.DType
+	dims []int
+}
+
+// at returns element k as float32.
+func (s source) at(k int) float32 {
+	switch s.dt {
+	case weights.BF16:
+		return math.Float32frombits(uint32(binary.LittleEndian.Uint16(s.raw[2*k:])) << 16)
+	case weights.F16:
+		return weights.F16ToFloat32(binary.LittleEndian.Uint16(s.raw[2*k:]))
+	default: // F32 (checked by loader.source)
+		return math.Float32frombits(binary.LittleEndian.Uint32(s.raw[4*k:]))
+	}
+}
+
+// source returns a tensor's data in place, checking its dtype and shape (-1 = any size); errors are recorded.
+func (l *loader) source(name string, shape []int) (source, bool) {
+	if !l.ckpt.Has(name) {
+		_, _, err := l.ckpt.Float32(name) // the error names the tensor, the checkpoint and near misses
+		l.errs = append(l.errs, err)
+		return source{}, false
+	}
+	raw, info, err := l.ckpt.Raw(name)
 	if err != nil {
 		l.errs = append(l.errs, err)
-		return
+		return source{}, false
 	}
+	if !info.DType.IsFloat() {
+		l.errs = append(l.errs, fmt.Errorf("%s: tensor %q has dtype %s, want a floating-point type (F32, BF16 or F16)", l.ckpt.Dir, name, info.DType))
+		return source{}, false
+	}
+	dims := info.Shape
 	if len(shape) > 0 {
 		ok := len(shape) == len(dims)
 		for i := 0; ok && i < len(shape); i++ {
@@ -151,15 +278,36 @@ func (l *loader) get(name string, shape ...int) {
 		}
 		if !ok {
 			l.errs = append(l.errs, fmt.Errorf("%s: tensor %q has shape %v, expected %v", l.ckpt.Dir, name, dims, shape))
-			return
+			return source{}, false
 		}
 	}
+	if len(raw) != info.NumElements()*info.DType.Size() {
+		l.errs = append(l.errs, fmt.Errorf("%s: tensor %q: %d bytes for shape %v", l.ckpt.Dir, name, len(raw), dims))
+		return source{}, false
+	}
+	return source{raw: raw, dt: info.DType, dims: dims}, true
+}
+
+// put creates the backend tensor name of shape dims and fill writes its values in place: the
+// checkpoint is converted straight into the backend's buffer (no host copy, no garbage).
+func (l *loader) put(name string, dims []int, fill func(dst []float32)) {
 	if len(dims) == 0 {
 		dims = nil
 	}
+	t, err := tensors.FromShapeForBackend(l.backend, 0, shapes.Make(dtypes.Float32, dims...))
+	if err == nil {
+		err = tensors.MutableFlatData(t, fill)
+	}
+	if err == nil && !t.IsOnDevice(0) {
+		err = t.ToDevice(l.backend, 0) // backends without shared buffers: transfer, then free the host copy
+	}
+	if err != nil {
+		l.errs = append(l.errs, fmt.Errorf("%s: tensor %q: creating it on the backend: %w", l.ckpt.Dir, name, err))
+		return
+	}
 	l.index[name] = len(l.names)
 	l.names = append(l.names, name)
-	l.data = append(l.data, tensors.FromFlatDataAndDimensions(data, dims...))
+	l.data = append(l.data, t)
 }
 
 // has reports whether the checkpoint has a tensor.
@@ -177,14 +325,15 @@ func (l *loader) prefix(name string, candidates ...string) string {
 	return candidates[0]
 }
 
-// lmHead loads the output projection: the embedding when tied, else lm_head.weight (required), and returns its name.
+// lmHead loads the output projection, [D,V] like every linear weight: the embedding when tied, else
+// lm_head.weight (required), and returns its name.
 func (l *loader) lmHead(embedName string, headCandidates ...string) string {
 	if l.cfg.TieWordEmbeddings {
 		return embedName
 	}
 	for _, n := range headCandidates {
 		if l.ckpt.Has(n) {
-			l.get(n, l.cfg.VocabSize, l.cfg.HiddenSize)
+			l.linear(n, l.cfg.VocabSize, l.cfg.HiddenSize)
 			return n
 		}
 	}
@@ -199,14 +348,6 @@ func build(cfg *weights.Config, ckpt *weights.Checkpoint, o *loadOptions) (*Mode
 		return nil, fmt.Errorf("%s: unsupported model_type %q", cfg.Source, cfg.ModelType)
 	}
 	fam := newFam(cfg)
-	l := &loader{cfg: cfg, ckpt: ckpt, index: map[string]int{}}
-	fmt.Fprintf(o.progress, "loading %s (%s, %d layers, d_model %d)\n", o.name, cfg.ModelType, cfg.NumLayers, cfg.HiddenSize)
-	if err := catch(func() { fam.load(l) }); err != nil {
-		return nil, err
-	}
-	if len(l.errs) > 0 {
-		return nil, errors.Join(l.errs...)
-	}
 	for _, r := range fam.ropes() {
 		if r.cfg.Type == "longrope" && (len(r.cfg.ShortFactor) != r.dim/2 || len(r.cfg.LongFactor) != r.dim/2) {
 			return nil, fmt.Errorf("%s: longrope short_factor/long_factor must have %d entries (rotary dim / 2), got %d/%d",
@@ -220,6 +361,17 @@ func build(cfg *weights.Config, ckpt *weights.Checkpoint, o *loadOptions) (*Mode
 			return nil, err
 		}
 	}
+	l := &loader{cfg: cfg, ckpt: ckpt, backend: backend, index: map[string]int{}, blocks: map[string][]string{}}
+	fmt.Fprintf(o.progress, "loading %s (%s, %d layers, d_model %d)\n", o.name, cfg.ModelType, cfg.NumLayers, cfg.HiddenSize)
+	if err := catch(func() { fam.load(l) }); err != nil {
+		return nil, err
+	}
+	if len(l.errs) > 0 {
+		for _, t := range l.data {
+			t.FinalizeAll()
+		}
+		return nil, errors.Join(l.errs...)
+	}
 	m := &Model{
 		Config:   cfg,
 		Name:     o.name,
@@ -227,6 +379,7 @@ func build(cfg *weights.Config, ckpt *weights.Checkpoint, o *loadOptions) (*Mode
 		fam:      fam,
 		wNames:   l.names,
 		wTensors: l.data,
+		wBlocks:  l.blocks,
 		progress: o.progress,
 		execs:    map[string]*execEntry{},
 	}

@@ -29,7 +29,6 @@ import (
 	"sync/atomic"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/steer-dev/steer/weights"
@@ -44,6 +43,7 @@ type Model struct {
 	fam      family
 	wNames   []string
 	wTensors []*tensors.Tensor
+	wBlocks  map[string][]string // weights stored as column blocks: name -> block names
 	progress io.Writer
 
 	mu       sync.Mutex
@@ -197,18 +197,19 @@ type gctx struct {
 	g            *Graph
 	cfg          *weights.Config
 	weights      map[string]*Node
-	positions    *Node // [B,T] int32
-	keyPositions *Node // [B,S] int32
-	keyValid     *Node // [B,S] bool
+	blocks       map[string][]string // column blocks of weights (Model.wBlocks)
+	positions    *Node               // [B,T] int32
+	keyPositions *Node               // [B,S] int32
+	keyValid     *Node               // [B,S] bool
 	masks        map[int]*Node
 	ropeInvFreq  []*Node
 	ropeScale    []*Node
 	ropeCache    map[int][2]*Node
 
-	// KV cache (nil without): inputs [B,K,Cap,Dh] per layer, updated outputs, write offset.
+	// KV cache (nil without): inputs [B*K,Cap,Dh] per layer, updated outputs, write offset.
 	cacheK, cacheV []*Node
 	newK, newV     []*Node
-	offset, zero   *Node
+	offset         *Node
 }
 
 // w returns a weight node by checkpoint name.
@@ -249,20 +250,19 @@ func (s *graphSpec) key() string {
 //
 //	ids [B,T] i32, positions [B,T] i32, keyPositions [B,S] i32, keyValid [B,S] bool,
 //	(cached: offset scalar i32), per rope: invFreq [B,rot/2], scale scalar,
-//	(cached: K0, V0, K1, V1, ... [B,K,Cap,Dh]), intervention params..., weights...
+//	(cached: K0, V0, K1, V1, ... [B*K,Cap,Dh]), intervention params..., weights...
 //
 // Outputs: captures in spec order, then (cached) the updated K/V caches.
 func (m *Model) buildGraph(spec *graphSpec, g *Graph, in []*Node) []*Node {
 	m.compiles.Add(1)
 	cfg := m.Config
-	c := &gctx{g: g, cfg: cfg, weights: map[string]*Node{}, masks: map[int]*Node{}, ropeCache: map[int][2]*Node{}}
+	c := &gctx{g: g, cfg: cfg, weights: map[string]*Node{}, blocks: m.wBlocks, masks: map[int]*Node{}, ropeCache: map[int][2]*Node{}}
 	i := 0
 	next := func() *Node { n := in[i]; i++; return n }
 	ids := next()
 	c.positions, c.keyPositions, c.keyValid = next(), next(), next()
 	if spec.cached {
 		c.offset = next()
-		c.zero = Scalar(g, dtypes.Int32, 0)
 	}
 	for range m.fam.ropes() {
 		c.ropeInvFreq = append(c.ropeInvFreq, next())

@@ -25,17 +25,17 @@ func (f *phi3) load(l *loader) {
 	d, hd, H, K, I := c.HiddenSize, c.HeadDim, c.NumHeads, c.NumKVHeads, c.IntermediateSize
 	f.p = l.prefix("embed_tokens.weight", "model.", "")
 	emb := f.p + "embed_tokens.weight"
-	l.get(emb, c.VocabSize, d)
+	l.embedding(emb, c.VocabSize, d)
 	f.head = l.lmHead(emb, "lm_head.weight")
 	l.get(f.p+"norm.weight", d)
 	for i := range c.NumLayers {
 		n := func(s string) string { return layerName(f.p, i, s) }
 		l.get(n("input_layernorm.weight"), d)
 		l.get(n("post_attention_layernorm.weight"), d)
-		l.get(n("self_attn.qkv_proj.weight"), (H+2*K)*hd, d)
-		l.get(n("self_attn.o_proj.weight"), d, H*hd)
-		l.get(n("mlp.gate_up_proj.weight"), 2*I, d)
-		l.get(n("mlp.down_proj.weight"), d, I)
+		l.linear(n("self_attn.qkv_proj.weight"), (H+2*K)*hd, d)
+		l.linear(n("self_attn.o_proj.weight"), d, H*hd)
+		l.linear(n("mlp.gate_up_proj.weight"), 2*I, d)
+		l.linear(n("mlp.down_proj.weight"), d, I)
 	}
 }
 
@@ -44,7 +44,7 @@ func (f *phi3) ropes() []ropeSpec {
 }
 
 func (f *phi3) embed(c *gctx, ids *Node) *Node {
-	return Gather(c.w(f.p+"embed_tokens.weight"), InsertAxes(ids, -1))
+	return c.embed(f.p+"embed_tokens.weight", ids)
 }
 
 func (f *phi3) attn(c *gctx, i int, x *Node) *Node {
@@ -54,29 +54,29 @@ func (f *phi3) attn(c *gctx, i int, x *Node) *Node {
 	B, T := dims[0], dims[1]
 	H, K, hd := cfg.NumHeads, cfg.NumKVHeads, cfg.HeadDim
 	h := rmsNorm(x, c.w(n("input_layernorm.weight")), cfg.NormEps, false)
-	qkv := linear(h, c.w(n("self_attn.qkv_proj.weight")), nil)
+	qkv := c.linear(h, n("self_attn.qkv_proj.weight"), nil)
 	q := Reshape(SliceAxis(qkv, -1, AxisRange(0, H*hd)), B, T, H, hd)
 	k := Reshape(SliceAxis(qkv, -1, AxisRange(H*hd, (H+K)*hd)), B, T, K, hd)
 	v := Reshape(SliceAxis(qkv, -1, AxisRange((H+K)*hd, (H+2*K)*hd)), B, T, K, hd)
 	cos, sin := c.rope(0)
 	q, k = applyRope(q, cos, sin), applyRope(k, cos, sin)
 	o := c.attention(i, q, k, v, attnOptions{scale: 1 / math.Sqrt(float64(hd)), window: layerWindow(cfg, i)})
-	return linear(o, c.w(n("self_attn.o_proj.weight")), nil)
+	return c.linear(o, n("self_attn.o_proj.weight"), nil)
 }
 
 func (f *phi3) mlp(c *gctx, i int, x *Node) *Node {
 	n := func(s string) string { return layerName(f.p, i, s) }
 	I := f.cfg.IntermediateSize
 	h := rmsNorm(x, c.w(n("post_attention_layernorm.weight")), f.cfg.NormEps, false)
-	gu := linear(h, c.w(n("mlp.gate_up_proj.weight")), nil)
+	gu := c.linear(h, n("mlp.gate_up_proj.weight"), nil)
 	g := SliceAxis(gu, -1, AxisRange(0, I))
 	u := SliceAxis(gu, -1, AxisRange(I, 2*I))
-	return linear(Mul(activation(f.cfg.HiddenAct, g), u), c.w(n("mlp.down_proj.weight")), nil)
+	return c.linear(Mul(activation(f.cfg.HiddenAct, g), u), n("mlp.down_proj.weight"), nil)
 }
 
 func (f *phi3) unembed(c *gctx, x *Node) *Node {
 	h := rmsNorm(x, c.w(f.p+"norm.weight"), f.cfg.NormEps, false)
-	return linear(h, c.w(f.head), nil)
+	return c.linear(h, f.head, nil)
 }
 
 // cacheResetPosition: transformers' Phi3ForCausalLM.prepare_inputs_for_generation drops the KV cache
