@@ -62,8 +62,14 @@ func toInts(v []int64) []int {
 }
 
 func TestTinyLMForward(t *testing.T) {
-	m := tinyLM(t)
-	g := loadTinyGolden(t)
+	worst := checkTinyLMForward(t, tinyLM(t), loadTinyGolden(t))
+	t.Logf("tiny-lm: max abs diff over logits and resid_post: %.3g", worst)
+}
+
+// checkTinyLMForward compares m's logits and every resid_post with the HF golden for the 5 prompts
+// (1e-4 absolute) and returns the largest difference.
+func checkTinyLMForward(t *testing.T, m *Model, g *tinyGolden) float64 {
+	t.Helper()
 	sites := []string{"logits"}
 	for l := range m.NumLayers() {
 		sites = append(sites, fmt.Sprintf("resid_post.%d", l))
@@ -82,11 +88,11 @@ func TestTinyLMForward(t *testing.T) {
 			d := maxAbsDiff(t, s, out.Get(s), want, append([]int{1}, shape...))
 			worst = math.Max(worst, d)
 			if d > 1e-4 {
-				t.Errorf("prompt %d %s: max abs diff %.3g > 1e-4", p, s, d)
+				t.Errorf("%s: prompt %d %s: max abs diff %.3g > 1e-4", m.Name, p, s, d)
 			}
 		}
 	}
-	t.Logf("tiny-lm: max abs diff over logits and resid_post: %.3g", worst)
+	return worst
 }
 
 func TestTinyLMGreedy(t *testing.T) {

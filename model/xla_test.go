@@ -3,8 +3,6 @@
 package model
 
 import (
-	"fmt"
-	"math"
 	"os"
 	"slices"
 	"testing"
@@ -27,28 +25,7 @@ func TestXLABackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := loadTinyGolden(t)
-	sites := []string{"logits"}
-	for l := range m.NumLayers() {
-		sites = append(sites, fmt.Sprintf("resid_post.%d", l))
-	}
-	worst := 0.0
-	for p, prompt := range g.prompt {
-		out, err := m.Forward([][]int{prompt}, Capture(sites...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range sites {
-			want, shape, err := g.f.Float32(fmt.Sprintf("p%d.%s", p, s))
-			if err != nil {
-				t.Fatal(err)
-			}
-			d := maxAbsDiff(t, s, out.Get(s), want, append([]int{1}, shape...))
-			worst = math.Max(worst, d)
-			if d > 1e-4 {
-				t.Errorf("xla: prompt %d %s: max abs diff %.3g > 1e-4", p, s, d)
-			}
-		}
-	}
+	worst := checkTinyLMForward(t, m, g)
 	t.Logf("xla backend: max abs diff over logits and resid_post: %.3g", worst)
 	gen, err := m.Generate(g.prompt, GenerateOptions{MaxNewTokens: 48})
 	if err != nil {
