@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/steer-dev/steer/model"
+	"github.com/steer-dev/steer/model/chat"
 	"github.com/steer-dev/steer/model/sample"
 	"github.com/steer-dev/steer/tokenizer"
 )
@@ -88,6 +89,21 @@ func parseIDList(s string) ([]int, error) {
 	return out, nil
 }
 
+// renderChatPrompt renders a conversation (optional system message, then the user message) with the
+// model's chat template (chat_template.jinja or tokenizer_config.json), ending with the generation prompt.
+func renderChatPrompt(src *modelSource, system, user string) (string, error) {
+	tmpl, err := chat.LoadTemplateFS(src.FS)
+	if err != nil {
+		return "", fmt.Errorf("--chat: model %s: %w", src.Name, err)
+	}
+	var msgs []chat.Message
+	if system != "" {
+		msgs = append(msgs, chat.Message{"role": "system", "content": system})
+	}
+	msgs = append(msgs, chat.Message{"role": "user", "content": user})
+	return tmpl.Render(msgs, true, nil)
+}
+
 type generateResult struct {
 	IDs  []int  `json:"ids"`
 	Text string `json:"text"`
@@ -96,6 +112,8 @@ type generateResult struct {
 func newGenerateCmd(s *ioStreams) *cobra.Command {
 	var (
 		modelArg, prompt, promptIDs, backend string
+		system                               string
+		chatMode                             bool
 		n                                    int
 		params                               sample.Params
 		stops                                []string
@@ -127,12 +145,28 @@ func newGenerateCmd(s *ioStreams) *cobra.Command {
 				if tokErr != nil {
 					return fmt.Errorf("--prompt needs the model's tokenizer: %w", tokErr)
 				}
-				ids = tok.Encode(prompt, true)
+				if chatMode {
+					rendered, err := renderChatPrompt(src, system, prompt)
+					if err != nil {
+						return err
+					}
+					// The template writes BOS and role markers itself, as transformers'
+					// apply_chat_template(tokenize=True) does: no special tokens are added.
+					ids = tok.Encode(rendered, false)
+				} else {
+					ids = tok.Encode(prompt, true)
+				}
 				if len(ids) == 0 {
 					return fmt.Errorf("the prompt encodes to no tokens")
 				}
 			} else if ids, err = parseIDList(promptIDs); err != nil {
 				return &usageError{"--prompt-ids: " + err.Error()}
+			}
+			if system != "" && !chatMode {
+				return &usageError{"--system needs --chat"}
+			}
+			if chatMode && prompt == "" {
+				return &usageError{"--chat needs --prompt (the user message)"}
 			}
 			if len(stops) > 0 && tokErr != nil {
 				return fmt.Errorf("--stop needs the model's tokenizer: %w", tokErr)
@@ -223,6 +257,8 @@ func newGenerateCmd(s *ioStreams) *cobra.Command {
 	f.Float64Var(&params.TopP, "top-p", 1, "nucleus sampling threshold (1 = off)")
 	f.Float64Var(&params.MinP, "min-p", 0, "drop tokens below min-p times the top probability (0 = off)")
 	f.Uint64Var(&params.Seed, "seed", 0, "random seed for sampling")
+	f.BoolVar(&chatMode, "chat", false, "wrap --prompt as a user message in the model's chat template (with the generation prompt)")
+	f.StringVar(&system, "system", "", "with --chat: a system message before the user message")
 	f.StringArrayVar(&stops, "stop", nil, "stop when the generated text contains this string (repeatable)")
 	f.StringVar(&backend, "backend", "", "compute backend: go (default), xla:cuda, xla:/path/plugin.so (or $STEER_BACKEND)")
 	f.Var(&format, "format", "output format: text or json")
