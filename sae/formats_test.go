@@ -507,3 +507,20 @@ func TestTinyLMReferenceSAE(t *testing.T) {
 		t.Fatalf("reconstruction relative error %.3f: SAE does not reconstruct its own decoder directions", num/den)
 	}
 }
+
+// Validate rejects non-finite weights, naming the tensor and index.
+func TestValidateRejectsNonFinite(t *testing.T) {
+	s := randSAE(ArchTopK, 8, 16, 2, 3)
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s.WDec[5] = float32(math.NaN())
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "W_dec[5]") {
+		t.Errorf("NaN in W_dec: %v", err)
+	}
+	s = randSAE(ArchJumpReLU, 8, 16, 2, 3)
+	s.Threshold[2] = float32(math.Inf(1))
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "threshold[2]") {
+		t.Errorf("Inf threshold: %v", err)
+	}
+}

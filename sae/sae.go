@@ -98,6 +98,11 @@ func (s *SAE) Validate() error {
 		if len(v) != n {
 			return fmt.Errorf("sae: %s has %d elements, want %d", name, len(v), n)
 		}
+		for i, x := range v {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return fmt.Errorf("sae: %s[%d] is %v (weights must be finite)", name, i, x)
+			}
+		}
 		return nil
 	}
 	if err := check("W_enc", s.WEnc, s.DIn*s.DSAE); err != nil {
