@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -27,7 +28,7 @@ func (h *harvestFlags) register(cmd *cobra.Command, defaultBatch int) {
 	f.IntVar(&h.skipDocs, "skip-docs", 0, "skip the first N documents of the text (e.g. those used for training)")
 	f.IntVar(&h.context, "context", 128, "tokens per context (BOS included)")
 	f.IntVar(&h.batch, "batch-contexts", defaultBatch, "contexts per forward pass")
-	f.IntVar(&h.workers, "workers", 1, "forward passes run concurrently (2 on a 2-core machine when nothing else runs)")
+	f.IntVar(&h.workers, "workers", min(2, runtime.NumCPU()), "forward passes run concurrently (rows keep their order; 2 gave 1.45x over 1 on 2 idle cores)")
 	f.StringVar(&h.prependBOS, "prepend-bos", "", "start every context with BOS: true or false (default: true when the model has a bos_token_id)")
 }
 
