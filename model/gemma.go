@@ -27,11 +27,8 @@ func newGemma(cfg *weights.Config) family {
 func (f *gemma) load(l *loader) {
 	c := f.cfg
 	d, hd, H, K, I := c.HiddenSize, c.HeadDim, c.NumHeads, c.NumKVHeads, c.IntermediateSize
-	f.p = l.prefix("embed_tokens.weight", "model.", "model.language_model.", "language_model.model.", "")
-	emb := f.p + "embed_tokens.weight"
-	l.embedding(emb, c.VocabSize, d)
-	f.head = l.lmHead(emb, "lm_head.weight", "language_model.lm_head.weight")
-	l.get(f.p+"norm.weight", d)
+	f.p, f.head = l.decoderStem([]string{"model.", "model.language_model.", "language_model.model.", ""},
+		[]string{"lm_head.weight", "language_model.lm_head.weight"})
 	for i := range c.NumLayers {
 		n := func(s string) string { return layerName(f.p, i, s) }
 		for _, norm := range []string{"input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"} {

@@ -26,11 +26,7 @@ func newLlama(cfg *weights.Config) family { return &llama{cfg: cfg} }
 func (f *llama) load(l *loader) {
 	c := f.cfg
 	d, hd, H, K, I := c.HiddenSize, c.HeadDim, c.NumHeads, c.NumKVHeads, c.IntermediateSize
-	f.p = l.prefix("embed_tokens.weight", "model.", "")
-	emb := f.p + "embed_tokens.weight"
-	l.embedding(emb, c.VocabSize, d)
-	f.head = l.lmHead(emb, "lm_head.weight")
-	l.get(f.p+"norm.weight", d)
+	f.p, f.head = l.decoderStem([]string{"model.", ""}, []string{"lm_head.weight"})
 	f.qkNorm = c.ModelType == "qwen3"
 	f.qkvB = c.AttentionBias
 	f.oB = c.AttentionOutBias

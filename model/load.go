@@ -325,6 +325,18 @@ func (l *loader) prefix(name string, candidates ...string) string {
 	return candidates[0]
 }
 
+// decoderStem loads what the Llama-style families share around their layers: the token embedding
+// (found under the first of prefixes that has it), the output head (the embedding when tied, else the
+// first of heads present) and the final norm. It returns the tensor prefix and the head's name.
+func (l *loader) decoderStem(prefixes, heads []string) (prefix, head string) {
+	prefix = l.prefix("embed_tokens.weight", prefixes...)
+	emb := prefix + "embed_tokens.weight"
+	l.embedding(emb, l.cfg.VocabSize, l.cfg.HiddenSize)
+	head = l.lmHead(emb, heads...)
+	l.get(prefix+"norm.weight", l.cfg.HiddenSize)
+	return prefix, head
+}
+
 // lmHead loads the output projection, [D,V] like every linear weight: the embedding when tied, else
 // lm_head.weight (required), and returns its name.
 func (l *loader) lmHead(embedName string, headCandidates ...string) string {

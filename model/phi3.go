@@ -23,11 +23,7 @@ func newPhi3(cfg *weights.Config) family { return &phi3{cfg: cfg} }
 func (f *phi3) load(l *loader) {
 	c := f.cfg
 	d, hd, H, K, I := c.HiddenSize, c.HeadDim, c.NumHeads, c.NumKVHeads, c.IntermediateSize
-	f.p = l.prefix("embed_tokens.weight", "model.", "")
-	emb := f.p + "embed_tokens.weight"
-	l.embedding(emb, c.VocabSize, d)
-	f.head = l.lmHead(emb, "lm_head.weight")
-	l.get(f.p+"norm.weight", d)
+	f.p, f.head = l.decoderStem([]string{"model.", ""}, []string{"lm_head.weight"})
 	for i := range c.NumLayers {
 		n := func(s string) string { return layerName(f.p, i, s) }
 		l.get(n("input_layernorm.weight"), d)
