@@ -27,7 +27,7 @@ test-oracle:
 
 # The XLA (PJRT) backend, CUDA's code path, checked on CPU with a CPU PJRT plugin against the same references.
 test-xla:
-	STEER_XLA_PLUGIN="$$(bash scripts/xla-cpu-plugin.sh)" $(GO) test -tags xla -run XLA ./model/
+	STEER_XLA_PLUGIN="$$(bash scripts/xla-cpu-plugin.sh)" $(GO) test -tags xla -run XLA ./model/ ./sae/
 
 bench:
 	$(GO) test -run XXX -bench . -benchtime 3x ./weights/ ./tokenizer/

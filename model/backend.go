@@ -21,6 +21,10 @@ var xlaAvailable = false
 // NewBackend creates a GoMLX backend from a config string such as "go", "xla:cuda" or
 // "xla:/path/to/xla_cuda_plugin.so". An empty config means $STEER_BACKEND, else "go".
 // It never downloads anything: for XLA configs GOMLX_NO_AUTO_INSTALL=1 is set first.
+//
+// float32 means float32: XLA's CUDA backend would otherwise run float32 matmuls as TF32 (10-bit
+// mantissa; tiny-lm's residual stream then drifts by 6e-3 from transformers on an H200), so XLA configs
+// get ",tf32=false" unless they set tf32 themselves ("xla:cuda,tf32=true" trades accuracy for speed).
 func NewBackend(config string) (compute.Backend, error) {
 	if config == "" {
 		config = os.Getenv(BackendEnv)
@@ -31,6 +35,9 @@ func NewBackend(config string) (compute.Backend, error) {
 	name, _, _ := strings.Cut(config, ":")
 	if name == "xla" || name == "stablehlo" || name == "pjrt" {
 		os.Setenv("GOMLX_NO_AUTO_INSTALL", "1")
+		if !strings.Contains(config, "tf32=") {
+			config += ",tf32=false"
+		}
 		if !xlaAvailable {
 			return nil, fmt.Errorf("backend %q: this steer binary was built without XLA support; rebuild with "+
 				"`go build -tags xla ./cmd/steer` (needs github.com/gomlx/go-xla in go.mod), then install a PJRT plugin, "+

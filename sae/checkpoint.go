@@ -35,6 +35,7 @@ type ckptState struct {
 	Scale     float32 `json:"scale"`
 	BTThresh  float64 `json:"batchtopk_threshold"`
 	RNG       string  `json:"rng_state"`
+	DeadView  *int    `json:"dead_view,omitempty"` // OnDevice: the dead-latent count deciding AuxK
 	CRC       uint32  `json:"crc32"`
 }
 
@@ -77,6 +78,9 @@ func (t *trainer) saveCheckpoint() error {
 	st := ckptState{Version: 1, Arch: t.cfg.Arch, DIn: t.d, DSAE: t.S, K: t.cfg.K, BatchSize: t.cfg.BatchSize, Tokens: t.cfg.Tokens,
 		Seed: t.cfg.Seed, Step: t.step, Rows: t.rows, Scale: t.scale, BTThresh: t.btThresh,
 		RNG: base64.StdEncoding.EncodeToString(rng), CRC: h.Sum32()}
+	if t.dev != nil {
+		st.DeadView = &t.dev.deadView
+	}
 	b, _ := json.Marshal(st)
 	if err := weights.WriteFile(t.ckptPath(), ts, map[string]string{ckptMetaKey: string(b)}); err != nil {
 		return fmt.Errorf("sae: checkpoint: %w", err)
@@ -154,5 +158,8 @@ func (t *trainer) loadCheckpoint() (bool, error) {
 		return bad("rng state")
 	}
 	t.step, t.rows, t.scale, t.btThresh = st.Step, st.Rows, st.Scale, st.BTThresh
+	if st.DeadView != nil {
+		t.dev = &deviceState{deadView: *st.DeadView}
+	}
 	return true, nil
 }

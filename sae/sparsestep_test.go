@@ -98,11 +98,11 @@ func TestSparseStepMatchesGraph(t *testing.T) {
 				maxP, maxM := 0.0, 0.0
 				for s := range steps {
 					batch := data[s*B*d : (s+1)*B*d]
-					pg, err := gr.trainStep(batch)
+					pg, err := gr.trainStep(batch, true)
 					if err != nil {
 						t.Fatal(err)
 					}
-					ps, err := sp.trainStep(batch)
+					ps, err := sp.trainStep(batch, true)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -242,7 +242,7 @@ func BenchmarkSparseStepAux(b *testing.B) {
 						}
 					}
 					t0 := time.Now()
-					p, err := tr.trainStep(batch)
+					p, err := tr.trainStep(batch, true)
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -26,19 +26,25 @@ const (
 )
 
 type stepVariant struct {
+	device bool // OnDevice: topk selection, AuxK and bookkeeping in the graph (devicestep.go)
 	sparse bool // topk sparse path (idx input)
 	masked bool // dense with a selection mask input (batchtopk, or topk with aux)
 	aux    bool // auxMask input
 }
 
-func (v stepVariant) key() string { return fmt.Sprintf("%v%v%v", v.sparse, v.masked, v.aux) }
+func (v stepVariant) key() string {
+	return fmt.Sprintf("%v%v%v%v", v.device, v.sparse, v.masked, v.aux)
+}
 
 func (t *trainer) buildStep(v stepVariant, in []*Node) []*Node {
+	if v.device {
+		return t.buildDeviceStep(v.aux, in)
+	}
 	g := in[0].Graph()
 	cfg := t.cfg
 	x := in[inX]
 	wEncT, bEnc, bDec, logTh, wDec := in[inParams], in[inParams+1], in[inParams+2], in[inParams+3], in[inParams+4]
-	lr, bc1, bc2, coef, auxScale := in[inLR], in[inBC1], in[inBC2], in[inCoef], in[inAuxSc]
+	coef, auxScale := in[inCoef], in[inAuxSc]
 	B := x.Shape().Dimensions[0]
 	bf := float64(B)
 	xin := Sub(x, InsertAxes(bDec, 0))
@@ -52,11 +58,12 @@ func (t *trainer) buildStep(v stepVariant, in []*Node) []*Node {
 		return preDense
 	}
 	if v.sparse {
-		idx := InsertAxes(in[inExtra], -1)                                         // [B,k,1]
+		idxIn := in[inExtra]
+		idx := InsertAxes(idxIn, -1)                                               // [B,k,1]
 		rows := Gather(wEncT, idx)                                                 // [B,k,d]
 		pre := Add(ReduceSum(Mul(rows, InsertAxes(xin, 1)), 2), Gather(bEnc, idx)) // [B,k]
 		vals := Max(pre, zero)
-		xhat = DecodeSparseGraph(in[inExtra], vals, wDec, bDec)
+		xhat = DecodeSparseGraph(idxIn, vals, wDec, bDec)
 		pos := ConvertDType(GreaterThan(vals, zero), dtypes.Float32)
 		l0 = DivScalar(ReduceAllSum(pos), bf)
 		fired = ScatterSum(Zeros(g, bEnc.Shape()), idx, StopGradient(pos), false, false)
@@ -111,17 +118,29 @@ func (t *trainer) buildStep(v stepVariant, in []*Node) []*Node {
 
 	params := in[inParams : inParams+nParams]
 	grads := Gradient(loss, params...)
-	unitNorm := cfg.Arch != ArchReLU
+	newP, newM, newV := t.adam(in, grads, cfg.Arch != ArchReLU, in[inLR], in[inBC1], in[inBC2])
+	out := make([]*Node, 0, 3*nParams+nOutStats)
+	out = append(out, newP...)
+	out = append(out, newM...)
+	out = append(out, newV...)
+	out = append(out, loss, mse, auxLoss, fvu, l0)
+	return append(out, fired, ConvertDType(allFinite(newP...), dtypes.Float32))
+}
+
+// adam applies one Adam step to the parameters in in (x, params, m, v first) given their gradients;
+// with unitNorm the decoder gradient is first projected off each decoder row and the rows are renormalised
+// after the update.
+func (t *trainer) adam(in []*Node, grads []*Node, unitNorm bool, lr, bc1, bc2 *Node) (newP, newM, newV []*Node) {
+	g := in[0].Graph()
+	wDec := in[inParams+4]
+	grads = append([]*Node(nil), grads...)
 	if unitNorm { // remove the gradient component parallel to each decoder row
 		par := ReduceSum(Mul(grads[4], wDec), 1)
 		grads[4] = Sub(grads[4], Mul(InsertAxes(par, 1), wDec))
 	}
-	out := make([]*Node, 0, 3*nParams+nOutStats)
-	newP := make([]*Node, nParams)
-	newM := make([]*Node, nParams)
-	newV := make([]*Node, nParams)
-	for i, p := range params {
-		gr := grads[i]
+	newP, newM, newV = make([]*Node, nParams), make([]*Node, nParams), make([]*Node, nParams)
+	for i := range nParams {
+		p, gr := in[inParams+i], grads[i]
 		m := Add(MulScalar(in[inParams+nParams+i], adamB1), MulScalar(gr, 1-adamB1))
 		vv := Add(MulScalar(in[inParams+2*nParams+i], adamB2), MulScalar(Square(gr), 1-adamB2))
 		upd := Div(Div(m, bc1), AddScalar(Sqrt(Div(vv, bc2)), adamEps))
@@ -131,11 +150,7 @@ func (t *trainer) buildStep(v stepVariant, in []*Node) []*Node {
 		}
 		newP[i], newM[i], newV[i] = np, m, vv
 	}
-	out = append(out, newP...)
-	out = append(out, newM...)
-	out = append(out, newV...)
-	out = append(out, loss, mse, auxLoss, fvu, l0, fired)
-	return out
+	return newP, newM, newV
 }
 
 func (t *trainer) exec(v stepVariant) (*Exec, error) {
@@ -162,7 +177,9 @@ func (t *trainer) encodeExec() (*Exec, error) {
 	return e, err
 }
 
-func (t *trainer) trainStep(batch []float32) (p Progress, err error) {
+// trainStep runs one step on batch. sync asks the OnDevice step to read its results back (progress
+// reports, checkpoints, the end); the other steps always do.
+func (t *trainer) trainStep(batch []float32, sync bool) (p Progress, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("sae: step %d: %v", t.step+1, r)
@@ -170,6 +187,11 @@ func (t *trainer) trainStep(batch []float32) (p Progress, err error) {
 	}()
 	cfg := t.cfg
 	B, S, d := cfg.BatchSize, t.S, t.d
+	if t.onDevice {
+		x := tensors.FromFlatDataAndDimensions(batch, B, d)
+		defer x.FinalizeAll()
+		return t.trainStepDevice(x, sync)
+	}
 	scaled := make([]float32, len(batch))
 	for i, v := range batch {
 		scaled[i] = v * t.scale
@@ -298,20 +320,8 @@ func (t *trainer) trainStep(batch []float32) (p Progress, err error) {
 	stat := func(i int) float64 { return float64(tensors.ToScalar[float32](outs[3*nParams+i])) }
 	p.Loss, p.MSE, p.AuxLoss, p.FVU, p.L0 = stat(0), stat(1), stat(2), stat(3), stat(4)
 	p.LR = lr
-	bad := math.IsNaN(p.Loss) || math.IsInf(p.Loss, 0)
-	if !bad {
-		// check the new parameters too: a finite loss can still come with an overflowing update
-		for i := range nParams {
-			tensors.ConstFlatData(outs[i], func(a []float32) {
-				for _, x := range a {
-					if x-x != 0 {
-						bad = true
-						return
-					}
-				}
-			})
-		}
-	}
+	// the new parameters too (checked in the graph): a finite loss can still come with an overflowing update
+	bad := math.IsNaN(p.Loss) || math.IsInf(p.Loss, 0) || stat(6) == 0
 	if bad {
 		for _, o := range outs {
 			o.FinalizeAll()

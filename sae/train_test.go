@@ -3,8 +3,8 @@ package sae
 import (
 	"context"
 	"errors"
+	"github.com/gomlx/gomlx/core/tensors"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,23 +14,7 @@ import (
 
 // synthData: rows = Σ of a few random ground-truth directions with positive coefficients + offset + noise.
 func synthData(n, d, nFeat, active int, seed uint64) []float32 {
-	r := rand.New(rand.NewPCG(seed, 99))
-	dict := randVec(r, nFeat*d, 1)
-	off := randVec(r, d, 0.5)
-	x := make([]float32, n*d)
-	for row := range n {
-		for i := range d {
-			x[row*d+i] = off[i] + float32(0.01*r.NormFloat64())
-		}
-		for range active {
-			j := r.IntN(nFeat)
-			a := float32(0.5 + r.Float64())
-			for i := range d {
-				x[row*d+i] += a * dict[j*d+i]
-			}
-		}
-	}
-	return x
+	return SyntheticActivations(n, d, nFeat, active, seed)
 }
 
 func smallCfg(arch Arch) TrainConfig {
@@ -40,10 +24,13 @@ func smallCfg(arch Arch) TrainConfig {
 
 func TestTrainAllArchsReduceFVU(t *testing.T) {
 	data := synthData(128*40, 16, 48, 3, 1)
-	for _, name := range []string{"topk", "topk-sparse", "topk-graph", "batchtopk", "batchtopk-graph", "relu", "jumprelu"} {
+	for _, name := range []string{"topk", "topk-sparse", "topk-graph", "topk-device", "batchtopk", "batchtopk-graph", "relu", "jumprelu"} {
 		t.Run(name, func(t *testing.T) {
-			arch := Arch(strings.TrimSuffix(strings.TrimSuffix(name, "-sparse"), "-graph"))
+			arch := Arch(strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "-sparse"), "-graph"), "-device"))
 			cfg := smallCfg(arch)
+			if strings.HasSuffix(name, "-device") {
+				cfg.OnDevice = On
+			}
 			cfg.TopKSparse = name == "topk-sparse"
 			cfg.TopKGraph = strings.HasSuffix(name, "-graph")
 			var first, last Progress
@@ -190,32 +177,54 @@ type nanSource struct {
 }
 
 func TestTrainNaNStopsAndKeepsCheckpoint(t *testing.T) {
-	data := synthData(128*20, 16, 48, 3, 4)
-	bad := slices.Clone(data)
-	bad[(128*9+5)*16+3] = float32(math.NaN()) // step 10, batch row 5
-	cfg := smallCfg(ArchTopK)
-	cfg.Tokens = 128 * 20
-	cfg.RunDir, cfg.CheckpointEvery = t.TempDir(), 4
-	_, err := Train(context.Background(), NewSliceSource(bad, 16), cfg, TrainOptions{})
-	if err == nil || !strings.Contains(err.Error(), "step 10") || !strings.Contains(err.Error(), "row 5") {
-		t.Fatalf("want an error naming step 10 row 5, got %v", err)
-	}
-	// The checkpoint of step 8 is intact and resumable.
-	cfg.Resume = true
-	res, err := Train(context.Background(), NewSliceSource(data, 16), cfg, TrainOptions{})
-	if err != nil {
-		t.Fatalf("resume after NaN: %v", err)
-	}
-	if res.Steps != 20 {
-		t.Fatalf("steps %d", res.Steps)
-	}
-	// Exploding loss: huge learning rate overflows to Inf/NaN.
-	c2 := smallCfg(ArchReLU)
-	c2.LR = 1e30
-	c2.WarmupSteps = -1
-	_, err = Train(context.Background(), NewSliceSource(data, 16), c2, TrainOptions{})
-	if err == nil || !strings.Contains(err.Error(), "non-finite") || !strings.Contains(err.Error(), "step ") {
-		t.Fatalf("want a non-finite loss error naming the step, got %v", err)
+	for _, onDevice := range []Toggle{Off, On} {
+		t.Run(map[Toggle]string{Off: "host", On: "device"}[onDevice], func(t *testing.T) {
+			data := synthData(128*20, 16, 48, 3, 4)
+			bad := slices.Clone(data)
+			bad[(128*9+5)*16+3] = float32(math.NaN()) // step 10, batch row 5
+			cfg := smallCfg(ArchTopK)
+			cfg.OnDevice = onDevice
+			cfg.Tokens = 128 * 20
+			cfg.RunDir, cfg.CheckpointEvery = t.TempDir(), 4
+			_, err := Train(context.Background(), NewSliceSource(bad, 16), cfg, TrainOptions{})
+			if err == nil || !strings.Contains(err.Error(), "step 10") || !strings.Contains(err.Error(), "row 5") {
+				t.Fatalf("want an error naming step 10 row 5, got %v", err)
+			}
+			// The checkpoint of step 8 is intact and resumable.
+			cfg.Resume = true
+			res, err := Train(context.Background(), NewSliceSource(data, 16), cfg, TrainOptions{})
+			if err != nil {
+				t.Fatalf("resume after NaN: %v", err)
+			}
+			if res.Steps != 20 {
+				t.Fatalf("steps %d", res.Steps)
+			}
+			// Exploding loss: huge learning rate overflows to Inf/NaN.
+			c2 := smallCfg(ArchReLU)
+			if onDevice == On {
+				c2 = smallCfg(ArchTopK)
+				c2.OnDevice = On
+			}
+			c2.LR = 1e30
+			c2.WarmupSteps = -1
+			c2.RunDir, c2.CheckpointEvery = t.TempDir(), 1
+			_, err = Train(context.Background(), NewSliceSource(data, 16), c2, TrainOptions{})
+			if err == nil || !strings.Contains(err.Error(), "non-finite") || !strings.Contains(err.Error(), "step ") {
+				t.Fatalf("want a non-finite loss error naming the step, got %v", err)
+			}
+			t.Logf("exploding run: %v", err)
+			// nothing non-finite reached a checkpoint
+			c2.Resume = true
+			tr := &trainer{cfg: c2, d: 16, S: 64}
+			if ok, err := tr.loadCheckpoint(); ok && err == nil {
+				for i := range nParams {
+					v, _ := tensors.CopyFlatData[float32](tr.state[i])
+					if !finite32(v) {
+						t.Fatalf("checkpoint at step %d holds non-finite parameters", tr.step)
+					}
+				}
+			}
+		})
 	}
 }
 
@@ -237,4 +246,30 @@ func TrainForTest(data []float32, d int) (*TrainResult, error) {
 	cfg := smallCfg(ArchTopK)
 	cfg.Tokens = int64(len(data) / d / cfg.BatchSize * cfg.BatchSize)
 	return Train(context.Background(), NewSliceSource(data, d), cfg, TrainOptions{})
+}
+
+// TestRunDirLocked: a run directory in use is refused; stale temporary files of a killed run are removed.
+func TestRunDirLocked(t *testing.T) {
+	dir := t.TempDir()
+	stale := dir + "/.checkpoint.safetensors.tmp-123"
+	if err := os.WriteFile(stale, []byte("half"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := lockRunDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale temporary file kept: %v", err)
+	}
+	cfg := smallCfg(ArchTopK)
+	cfg.RunDir = dir
+	_, err = Train(context.Background(), NewSliceSource(synthData(128*4, 16, 48, 3, 1), 16), cfg, TrainOptions{})
+	if err == nil || !strings.Contains(err.Error(), "in use by another training run") {
+		t.Fatalf("want a lock error, got %v", err)
+	}
+	unlock()
+	if _, err := Train(context.Background(), NewSliceSource(synthData(128*40, 16, 48, 3, 1), 16), cfg, TrainOptions{}); err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
 }

@@ -10,9 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomlx/compute"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/steer-dev/steer/activations"
+	"github.com/steer-dev/steer/model"
 	"github.com/steer-dev/steer/sae"
 )
 
@@ -21,7 +23,7 @@ func newSAECmd(s *ioStreams) *cobra.Command {
 		Use:   "sae",
 		Short: "Train, evaluate and convert sparse autoencoders",
 	}
-	cmd.AddCommand(newSAETrainCmd(s), newSAEEvalCmd(s), newSAEConvertCmd(s))
+	cmd.AddCommand(newSAETrainCmd(s), newSAEEvalCmd(s), newSAEConvertCmd(s), newSAEBenchCmd(s))
 	return cmd
 }
 
@@ -87,6 +89,8 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 		checkpointEvery int
 		buffer          int
 		loop            bool
+		onDevice        string
+		bf16Matmuls     bool
 		format          = outputFormat("text")
 	)
 	cmd := &cobra.Command{
@@ -114,7 +118,12 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 			if tokens < int64(batch) || batch < 1 {
 				return &usageError{fmt.Sprintf("--tokens (%d) must be at least one --batch (%d)", tokens, batch)}
 			}
+			od, err := parseToggle("--on-device", onDevice)
+			if err != nil {
+				return err
+			}
 			var (
+				be        compute.Backend
 				src       sae.Source
 				dIn       int
 				modelName string
@@ -141,6 +150,9 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 					}
 					c.Loop = loop
 				}
+				if be, err = model.NewBackend(h.backend); err != nil {
+					return err
+				}
 				src, dIn, modelName, site, scale = c, c.Dim(), c.Manifest.Model, c.Manifest.Site, c.Scale()
 				textName, ctxSize, bos = c.Manifest.Text, c.Manifest.ContextSize, c.Manifest.PrependBOS
 			} else {
@@ -156,6 +168,7 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 				defer st.Close()
 				stream = st
 				src, dIn, modelName = st, st.Dim(), cfg.ModelName
+				be = cfg.Model.Backend() // one backend (one device client) for the model and the SAE
 				textName = h.text
 				if textName == "" {
 					textName = "embedded:tiny-lm-samples.jsonl.xz"
@@ -179,10 +192,11 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 			fmt.Fprintf(logf, "# %s %s %s\n", time.Now().UTC().Format(time.RFC3339), cmd.CommandPath(), strings.Join(cl, " "))
 			var last sae.Progress
 			tcfg := sae.TrainConfig{Arch: sae.Arch(arch), DSAE: dsae, K: k, BatchSize: batch, Tokens: tokens, LR: lr, Seed: seed,
-				RunDir: filepath.Join(out, "run"), CheckpointEvery: checkpointEvery, Resume: resume,
+				RunDir: filepath.Join(out, "run"), CheckpointEvery: checkpointEvery, Resume: resume, OnDevice: od, BF16Matmuls: bf16Matmuls,
 				Meta: sae.Meta{ModelName: modelName, HookName: hookName(site), Dataset: textName, ContextSize: ctxSize, PrependBOS: bos}}
 			start := time.Now()
 			res, err := sae.Train(cmd.Context(), src, tcfg, sae.TrainOptions{
+				Backend:  be,
 				Log:      io.MultiWriter(s.ErrOut, logf),
 				Progress: func(p sae.Progress) { last = p },
 			})
@@ -238,8 +252,23 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 	f.BoolVar(&resume, "resume", false, "continue from DIR/run/checkpoint.safetensors")
 	f.IntVar(&checkpointEvery, "checkpoint-every", 100, "steps between checkpoints")
 	f.IntVar(&buffer, "buffer", 1<<16, "shuffle buffer (rows) for on-the-fly activations")
+	f.StringVar(&onDevice, "on-device", "auto", "topk: the whole step (selection, AuxK, dead-latent counters) in one compiled graph: auto (on any --backend but go), on or off")
+	f.BoolVar(&bf16Matmuls, "bf16", false, "with the on-device step: bfloat16 operands for its dense matmuls (selection, weight gradients), float32 accumulation, weights and Adam")
 	f.Var(&format, "format", "output format: text or json")
 	return cmd
+}
+
+// parseToggle reads an auto|on|off flag.
+func parseToggle(flag, v string) (sae.Toggle, error) {
+	switch v {
+	case "auto", "":
+		return sae.Auto, nil
+	case "on", "true":
+		return sae.On, nil
+	case "off", "false":
+		return sae.Off, nil
+	}
+	return sae.Auto, &usageError{fmt.Sprintf("%s must be auto, on or off, not %q", flag, v)}
 }
 
 func newSAEEvalCmd(s *ioStreams) *cobra.Command {

@@ -1,0 +1,111 @@
+package sae
+
+import (
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
+)
+
+// buildDeviceStep is the OnDevice TopK training graph with its gradients written out (no autodiff), so
+// that every heavy operation is a dense matmul or a gather of the k selected rows:
+//
+//	forward:  pre = (x − b_dec)·W_encᵀ + b_enc [B,S] (selection only); idx = top-k(pre) [B,k];
+//	          the k pre-activations recomputed in float32 from the gathered W_enc rows; f = ReLU;
+//	          x̂ = Σ_m f_m W_dec[idx_m] + b_dec from the gathered W_dec rows [B,k,d]
+//	backward: g = ∂L/∂x̂ = −2(x − x̂)/B; ∂f_m = g·W_dec[idx_m] (same gathered rows); ∂pre = ∂f·[pre > 0];
+//	          the [B,S] matrices F (f at idx) and P (∂pre at idx) are scattered densely, then
+//	          ∂W_dec = Fᵀg and ∂W_encᵀ = Pᵀ(x − b_dec) are two dense matmuls (tensor cores), ∂b_enc = Σ_rows P,
+//	          ∂b_dec = Σ_rows g − (Σ_rows P)·W_encᵀ
+//	AuxK:     top-k_aux over the dead latents' pre-activations (taken from pre), ê = A·W_dec (dense),
+//	          ∂ê = 2·scale·(ê − e)/B, ∂A = ∂ê·W_decᵀ at the selected entries (dense), added to P, and
+//	          [F;A]ᵀ[g;∂ê] for ∂W_dec
+//
+// A scatter-add of B·k rows into W_dec/W_enc (autodiff's gradient of a gather) is what a GPU does worst;
+// the dense form costs 2·B·S·d multiply-adds each but runs on the matrix units. With BF16Matmuls the
+// [B,S]×[S,d]-sized products take bfloat16 operands (float32 accumulation and results).
+func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
+	g := in[0].Graph()
+	cfg := t.cfg
+	hyper := in[devHyper]
+	h := func(i int) *Node { return Reshape(Slice(hyper, AxisElem(i))) }
+	x := Mul(in[inX], h(3))
+	wEncT, bEnc, bDec, wDec := in[inParams], in[inParams+1], in[inParams+2], in[inParams+4]
+	B, d, S, k := x.Shape().Dimensions[0], t.d, t.S, cfg.K
+	bf := float64(B)
+	zero := ScalarZero(g, dtypes.Float32)
+
+	xin := Sub(x, InsertAxes(bDec, 0))
+	pre := t.selectionPre(xin, wEncT, bEnc) // [B,S]
+	idx := topKGraph(pre, k, cfg.topKMethod == "sort")
+	idx1 := InsertAxes(idx, -1)
+	encRows := Gather(wEncT, idx1)                                                    // [B,k,d]
+	preSel := Add(ReduceSum(Mul(encRows, InsertAxes(xin, 1)), 2), Gather(bEnc, idx1)) // [B,k]
+	vals := Max(preSel, zero)
+	decRows := Gather(wDec, idx1)                                                           // [B,k,d]
+	xhat := Add(ReduceSum(Mul(decRows, InsertAxes(vals, -1)), 1), InsertAxes(bDec, 0))      // [B,d]
+	e := Sub(x, xhat)                                                                       // [B,d]
+	mse := DivScalar(ReduceAllSum(Square(e)), bf)                                           // Σ‖e‖²/B
+	gx := MulScalar(e, -2/bf)                                                               // ∂L/∂x̂
+	active := GreaterThan(preSel, zero)                                                     // [B,k]
+	dpre := Where(active, ReduceSum(Mul(decRows, InsertAxes(gx, 1)), 2), ZerosLike(preSel)) // [B,k]
+	rowIdx := func(ix *Node) *Node {                                                        // [B,m] → [B,m,2] (row, column) scatter indices into [B,S]
+		rows := Iota(g, shapes.Make(dtypes.Int32, ix.Shape().Dimensions[0], ix.Shape().Dimensions[1], 1), 0)
+		return Concatenate([]*Node{rows, InsertAxes(ix, -1)}, -1)
+	}
+	bs := shapes.Make(dtypes.Float32, B, S)
+	ij := rowIdx(idx)
+	F := Scatter(ij, vals, bs, false, true) // [B,S]
+	P := Scatter(ij, dpre, bs, false, true) // [B,S]
+	lossN := mse
+	auxLoss := zero
+	fCat, gCat := F, gx
+	if aux {
+		dead := t.deadGraph(in[devSince]) // [S]
+		deadB := BroadcastToDims(InsertAxes(dead, 0), B, S)
+		masked := Where(deadB, pre, BroadcastToDims(Infinity(g, dtypes.Float32, -1), B, S))
+		ia := topKGraph(masked, cfg.KAux, cfg.topKMethod == "sort") // [B,kAux]
+		ija := rowIdx(ia)
+		preA := Reshape(Gather(pre, ija), B, cfg.KAux)
+		isDead := Reshape(Gather(deadB, ija), B, cfg.KAux)
+		valsA := Where(isDead, Max(preA, zero), ZerosLike(preA))
+		A := Scatter(ija, valsA, bs, false, true)
+		ehat := t.mm(A, []int{1}, wDec, []int{0}) // [B,d]
+		nDead := ReduceAllSum(ConvertDType(dead, dtypes.Float32))
+		scale := MulScalar(Min(DivScalar(nDead, float64(cfg.KAux)), Scalar(g, dtypes.Float32, 1)), cfg.AuxCoef)
+		r := Sub(ehat, e)
+		auxLoss = Mul(scale, DivScalar(ReduceAllSum(Square(r)), bf))
+		lossN = Add(lossN, auxLoss)
+		ga := Mul(MulScalar(r, 2/bf), scale)      // ∂aux/∂ê [B,d]
+		gaS := t.mm(ga, []int{1}, wDec, []int{1}) // [B,S] = ∂ê·W_decᵀ
+		dpreA := Where(LogicalAnd(isDead, GreaterThan(preA, zero)), Reshape(Gather(gaS, ija), B, cfg.KAux), ZerosLike(preA))
+		P = Add(P, Scatter(ija, dpreA, bs, false, true))
+		fCat, gCat = Concatenate([]*Node{F, A}, 0), Concatenate([]*Node{gx, ga}, 0)
+	}
+	gWDec := t.mm(fCat, []int{0}, gCat, []int{0}) // [S,d]
+	gWEncT := t.mm(P, []int{0}, xin, []int{0})    // [S,d]
+	gBEnc := ReduceSum(P, 0)                      // [S]
+	gBDec := Sub(ReduceSum(gx, 0), Reshape(DotGeneral(InsertAxes(gBEnc, 0), []int{1}, nil, wEncT, []int{0}, nil), d))
+	grads := []*Node{gWEncT, gBEnc, gBDec, ZerosLike(in[inParams+3]), gWDec}
+
+	xc := Sub(x, ReduceAndKeep(x, ReduceMean, 0))
+	fvu := Div(ReduceAllSum(Square(e)), ReduceAllSum(Square(xc)))
+	l0 := DivScalar(ReduceAllSum(ConvertDType(active, dtypes.Float32)), bf)
+	fired := ReduceSum(ConvertDType(GreaterThan(F, zero), dtypes.Float32), 0) // [S] (a dense reduction: no atomics)
+	newP, newM, newV := t.adam(in, grads, true, h(0), h(1), h(2))
+	out := make([]*Node, 0, 3*nParams+9)
+	out = append(out, newP...)
+	out = append(out, newM...)
+	out = append(out, newV...)
+	out = append(out, lossN, mse, auxLoss, fvu, l0)
+	return append(out, t.deviceBookkeeping(in, fired, allFinite(append(newP, lossN)...))...)
+}
+
+// mm is a DotGeneral with one contracting axis each (no batch axes): float32, or bfloat16 operands with
+// float32 results when BF16Matmuls.
+func (t *trainer) mm(a *Node, ac []int, b *Node, bc []int) *Node {
+	if !t.cfg.BF16Matmuls {
+		return DotGeneral(a, ac, nil, b, bc, nil)
+	}
+	return Dot(ConvertDType(a, dtypes.BFloat16), ConvertDType(b, dtypes.BFloat16)).
+		WithOutputDType(dtypes.Float32).General(ac, nil, bc, nil)
+}
