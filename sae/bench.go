@@ -106,8 +106,10 @@ func Bench(ctx context.Context, be compute.Backend, c BenchConfig) (*BenchResult
 	if err := cfg.defaults(d); err != nil {
 		return nil, err
 	}
-	cfg.resolveTopK(be)
 	res.TopK = cfg.topKMethod
+	if res.TopK == "" {
+		res.TopK = "chunked"
+	}
 	if c.ForceAux {
 		cfg.DeadTokens = int64(B) * 1000
 		res.AuxK = true

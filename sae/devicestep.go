@@ -5,9 +5,8 @@ import (
 	"math"
 	"sync"
 
-	"github.com/gomlx/compute/shapes"
-
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
 	"github.com/gomlx/gomlx/core/tensors"
 )
@@ -15,11 +14,12 @@ import (
 // The device-resident TopK training step (TrainConfig.OnDevice; the default on accelerator backends).
 //
 // On a GPU every host↔device transfer and every synchronisation costs more than the step's arithmetic, so
-// here one compiled graph does the whole step: the dense encoder matmul (optionally in bfloat16, only to
-// select), the per-row top-k (chunk maxima first, then an exact top-k among the k best chunks: see
-// topKGraph), the k selected pre-activations recomputed in float32 by gathering their W_enc rows, the
-// sparse decode (gathering only the k active W_dec rows), AuxK on the dead latents, the backward pass,
-// the decoder-gradient projection, Adam and the decoder renormalisation, and the run's bookkeeping: the
+// here one compiled graph (devicegraph.go) does the whole step: the dense encoder matmul that selects, the
+// per-row top-k (chunk maxima first, then an exact top-k among the k best chunks: see topKGraph), the k
+// selected pre-activations recomputed in float32 by gathering their W_enc rows, the sparse decode
+// (gathering only the k active W_dec rows), AuxK on the dead latents, the backward pass written out as
+// dense matmuls, the decoder-gradient projection, Adam and the decoder renormalisation, and the run's
+// bookkeeping: the
 // per-latent tokens-since-fired counters, the firing counts and the first non-finite step. The host only
 // uploads the batch. It reads results back every deviceSyncEvery steps (and at progress reports and
 // checkpoints): the counters, the first bad step (the run stops there with the last checkpoint intact,
@@ -29,7 +29,8 @@ import (
 const deviceSyncEvery = 8
 
 // Inputs of the device step: x [B,d] (raw), params (5), m (5), v (5), then hyper [5] F32 (lr, 1−β1^t,
-// 1−β2^t, the input scale s, the step number: one upload per step for all scalars), since [S] Int32,
+// 1−β2^t, the input scale s, the step number, exact to 2^24 steps: one upload per step for all scalars),
+// since [S] Int32,
 // firedAcc [S] F32, badStep Int32 scalar. Outputs: params, m, v, loss, mse, aux, fvu, l0, then firedAcc',
 // since', badStep', nDead.
 const (

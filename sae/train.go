@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -66,15 +67,17 @@ type TrainConfig struct {
 	TopKSparse bool
 	// OnDevice trains TopK with one compiled graph per step that also selects the latents, runs AuxK
 	// and keeps the dead-latent counters on the device (devicestep.go): nothing but the batch crosses
-	// to the device. The default on accelerator backends (any backend but "go"); "auto" is the zero value.
+	// to the device. Auto (the zero value) turns it on for accelerator backends (not the Go backend or a
+	// CPU PJRT plugin).
 	OnDevice Toggle
 	// BF16Matmuls (OnDevice) runs the step's dense matmuls (the encoder product that selects the k
 	// latents, and the [B,S]-sized gradient products for W_enc, W_dec and AuxK) with bfloat16 operands,
 	// float32 accumulation and results, as autocast does; the k selected pre-activations, the decode, the
 	// loss, Adam and the weights stay float32.
 	BF16Matmuls bool
-	// topKMethod (OnDevice): "chunked" (topKGraph's chunk maxima, the default) or "sort" (GoMLX's TopK,
-	// a full sort of each row; benchmarks).
+	// topKMethod (OnDevice): "chunked" (topKGraph's chunk maxima; "" means it) or "sort" (GoMLX's TopK,
+	// a full sort of each row; benchmarks). Chunked measured faster on CPU (5x, 384→6144) and on an H200
+	// (4.0 against 10.3 ms per 768→24576 bf16 step).
 	topKMethod string
 
 	// RunDir, if set, receives checkpoint.safetensors every CheckpointEvery steps (default 1000) and the
@@ -115,19 +118,18 @@ func lockRunDir(dir string) (func(), error) {
 // usesDeviceStep says whether Train runs the OnDevice step for cfg on be.
 func usesDeviceStep(cfg TrainConfig, be compute.Backend) bool {
 	topk := cfg.Arch == ArchTopK || cfg.Arch == ""
-	return cfg.OnDevice == On || cfg.OnDevice == Auto && topk && !cfg.TopKGraph && !cfg.TopKSparse && !isGoBackend(be)
+	return cfg.OnDevice == On || cfg.OnDevice == Auto && topk && !cfg.TopKGraph && !cfg.TopKSparse && !isCPUBackend(be)
 }
 
-// resolveTopK sets the OnDevice top-k method when none is set: the chunked top-k, which measured faster
-// than XLA's sort on both CPU (5x, 384→6144) and an H200 (4.0 against 10.3 ms per 768→24576 step).
-func (c *TrainConfig) resolveTopK(compute.Backend) {
-	if c.topKMethod == "" {
-		c.topKMethod = "chunked"
+// isCPUBackend: the pure-Go backend (its Name() is "Go Backend", its String() "go") or an XLA backend on a
+// CPU PJRT plugin, where the sparse Go step is the faster one.
+func isCPUBackend(be compute.Backend) bool {
+	if be.String() == "go" || be.Name() == "Go Backend" {
+		return true
 	}
+	p, ok := be.(interface{ PluginName() string })
+	return ok && strings.Contains(strings.ToLower(p.PluginName()), "cpu")
 }
-
-// isGoBackend: the pure-Go CPU backend (its Name() is "Go Backend", its String() "go").
-func isGoBackend(be compute.Backend) bool { return be.String() == "go" || be.Name() == "Go Backend" }
 
 // Toggle is a tri-state option: Auto (the zero value) lets Train decide.
 type Toggle int
@@ -339,7 +341,6 @@ func Train(ctx context.Context, src Source, cfg TrainConfig, opts TrainOptions) 
 		return nil, fmt.Errorf("sae: Train: OnDevice supports the topk architecture only (got %s)", cfg.Arch)
 	}
 	t.onDevice = usesDeviceStep(cfg, t.backend)
-	t.cfg.resolveTopK(t.backend)
 	B := cfg.BatchSize
 	batch := make([]float32, B*d)
 

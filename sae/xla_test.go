@@ -34,6 +34,7 @@ func TestXLADeviceStep(t *testing.T) {
 	data := synthData(128*40, d, 48, 3, 1)
 	for _, bf16 := range []bool{false, true} {
 		cfg := smallCfg(ArchTopK)
+		cfg.OnDevice = On // a CPU plugin would pick the sparse Go step
 		cfg.BF16Matmuls = bf16
 		var first, last Progress
 		res, err := Train(context.Background(), NewSliceSource(data, d), cfg, TrainOptions{Backend: be, ProgressEvery: 1, Progress: func(p Progress) {
