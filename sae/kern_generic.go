@@ -51,3 +51,13 @@ func addTo(x, y []float32) {
 		y[i] += v
 	}
 }
+
+func reluBias32(pre, bias, out []float32) {
+	for i := range out {
+		out[i] = max(pre[i]+bias[i], 0)
+	}
+}
+
+func reluBack32(f, df, cfn, dp, fired, sumF, gb []float32) {
+	reluBackGeneric(f, df, cfn, dp, fired, sumF, gb)
+}

@@ -117,3 +117,40 @@ func gt16(pre, bias []float32, thr float32, buf *[16]float32) uint16 {
 
 // addTo: y += x.
 func addTo(x, y []float32) { axpy32(1, x, y) }
+
+// reluBias32: out[i] = max(pre[i] + bias[i], 0).
+func reluBias32(pre, bias, out []float32) {
+	n := len(out)
+	pre, bias = pre[:n], bias[:n]
+	i := 0
+	if useAVX512 {
+		z := archsimd.BroadcastFloat32x16(0)
+		for ; i+16 <= n; i += 16 {
+			archsimd.LoadFloat32x16Slice(pre[i:]).Add(archsimd.LoadFloat32x16Slice(bias[i:])).Max(z).StoreSlice(out[i:])
+		}
+	}
+	for ; i < n; i++ {
+		out[i] = max(pre[i]+bias[i], 0)
+	}
+}
+
+// reluBack32 is the ReLU backward over one row segment: where f > 0, dp = df + cfn, else 0; it accumulates
+// the firing count, Σf and Σdp per column (fired, sumF, gb).
+func reluBack32(f, df, cfn, dp, fired, sumF, gb []float32) {
+	n := len(f)
+	df, cfn, dp, fired, sumF, gb = df[:n], cfn[:n], dp[:n], fired[:n], sumF[:n], gb[:n]
+	i := 0
+	if useAVX512 {
+		z, one := archsimd.BroadcastFloat32x16(0), archsimd.BroadcastFloat32x16(1)
+		for ; i+16 <= n; i += 16 {
+			fv := archsimd.LoadFloat32x16Slice(f[i:])
+			m := fv.Greater(z)
+			d := archsimd.LoadFloat32x16Slice(df[i:]).Add(archsimd.LoadFloat32x16Slice(cfn[i:])).Masked(m)
+			d.StoreSlice(dp[i:])
+			archsimd.LoadFloat32x16Slice(fired[i:]).Add(one.Masked(m)).StoreSlice(fired[i:])
+			archsimd.LoadFloat32x16Slice(sumF[i:]).Add(fv.Masked(m)).StoreSlice(sumF[i:])
+			archsimd.LoadFloat32x16Slice(gb[i:]).Add(d).StoreSlice(gb[i:])
+		}
+	}
+	reluBackGeneric(f[i:], df[i:], cfn[i:], dp[i:], fired[i:], sumF[i:], gb[i:])
+}

@@ -223,6 +223,9 @@ func (t *trainer) trainStep(batch []float32, sync bool) (p Progress, err error) 
 	if (cfg.Arch == ArchTopK || cfg.Arch == ArchBatchTopK) && !cfg.TopKGraph && !cfg.TopKSparse {
 		return t.trainStepSparse(scaled, lr, dead, nDead)
 	}
+	if (cfg.Arch == ArchReLU || cfg.Arch == ArchJumpReLU) && !cfg.DenseGraph && isGoBackend(t.backend) {
+		return t.trainStepDense(scaled, lr, coef)
+	}
 	auxScale := 0.0
 	var v stepVariant
 	var extra []any

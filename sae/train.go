@@ -79,6 +79,10 @@ type TrainConfig struct {
 	// a full sort of each row; benchmarks). Chunked measured faster on CPU (5x, 384→6144) and on an H200
 	// (4.0 against 10.3 ms per 768→24576 bf16 step).
 	topKMethod string
+	// DenseGraph trains ReLU and JumpReLU with the autodiff GoMLX graph step on the pure-Go backend too,
+	// instead of the Go dense step (densestep.go: the same five matmuls, hand-written gradients and two
+	// fused elementwise passes). Other backends always use the graph step.
+	DenseGraph bool
 
 	// RunDir, if set, receives checkpoint.safetensors every CheckpointEvery steps (default 1000) and the
 	// final SAE (SAELens layout) in RunDir/final.
@@ -121,10 +125,13 @@ func usesDeviceStep(cfg TrainConfig, be compute.Backend) bool {
 	return cfg.OnDevice == On || cfg.OnDevice == Auto && topk && !cfg.TopKGraph && !cfg.TopKSparse && !isCPUBackend(be)
 }
 
-// isCPUBackend: the pure-Go backend (its Name() is "Go Backend", its String() "go") or an XLA backend on a
-// CPU PJRT plugin, where the sparse Go step is the faster one.
+// isGoBackend: the pure-Go backend (its Name() is "Go Backend", its String() "go").
+func isGoBackend(be compute.Backend) bool { return be.String() == "go" || be.Name() == "Go Backend" }
+
+// isCPUBackend: the pure-Go backend or an XLA backend on a CPU PJRT plugin, where the sparse Go step is the
+// faster one.
 func isCPUBackend(be compute.Backend) bool {
-	if be.String() == "go" || be.Name() == "Go Backend" {
+	if isGoBackend(be) {
 		return true
 	}
 	p, ok := be.(interface{ PluginName() string })
@@ -292,6 +299,7 @@ type trainer struct {
 	onDevice bool         // the OnDevice step is used
 	dev      *deviceState // its on-device bookkeeping
 	sp       *sparseStep  // sparse topk/batchtopk step buffers
+	ds       *denseStep   // dense relu/jumprelu Go step buffers
 	mmExec   *Exec        // its encoder matmul
 }
 
