@@ -32,8 +32,8 @@ type denseStep struct {
 	// transposed, gᵀf and (x−b_dec)ᵀ∂pre [d,S]: the layouts in which the backend's matmul contracts over B
 	// without transposing a [B,S] operand (460 against 870 ms per product at 768→12288).
 	xinT, xinTrT, fT, dpT, gT, gTrT *tensors.Tensor
-	mm                map[string]*Exec
-	preKeep           []float32 // JumpReLU: pre + b_enc, kept for pass 2
+	mm                              map[string]*Exec
+	preKeep                         []float32 // JumpReLU: pre + b_enc, kept for pass 2
 }
 
 func (t *trainer) dense() (*denseStep, error) {
