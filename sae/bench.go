@@ -168,6 +168,8 @@ func stepName(cfg TrainConfig, be compute.Backend) string {
 		return "device"
 	case cfg.Arch == ArchTopK || cfg.Arch == ArchBatchTopK || cfg.Arch == "":
 		return "sparse-go"
+	case !cfg.DenseGraph && isGoBackend(be):
+		return "dense-go"
 	}
 	return "graph"
 }

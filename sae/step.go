@@ -196,7 +196,6 @@ func (t *trainer) trainStep(batch []float32, sync bool) (p Progress, err error) 
 	for i, v := range batch {
 		scaled[i] = v * t.scale
 	}
-	xT := tensors.FromFlatDataAndDimensions(scaled, B, d)
 	stepNum := float64(t.step + 1)
 	lr := cfg.lrAt(t.step, t.steps)
 	coef := 0.0
@@ -226,6 +225,8 @@ func (t *trainer) trainStep(batch []float32, sync bool) (p Progress, err error) 
 	if (cfg.Arch == ArchReLU || cfg.Arch == ArchJumpReLU) && !cfg.DenseGraph && isGoBackend(t.backend) {
 		return t.trainStepDense(scaled, lr, coef)
 	}
+	xT := tensors.FromFlatDataAndDimensions(scaled, B, d)
+	defer xT.FinalizeAll()
 	auxScale := 0.0
 	var v stepVariant
 	var extra []any

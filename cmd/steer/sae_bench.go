@@ -50,7 +50,11 @@ func newSAEBenchCmd(s *ioStreams) *cobra.Command {
 			if format == "json" {
 				return writeJSON(s.Out, res)
 			}
-			fmt.Fprintf(s.Out, "%s %d→%d k=%d batch %d on %s (%s step", res.Arch, res.DIn, res.DSAE, res.K, res.BatchSize, res.Backend, res.Step)
+			kk := ""
+			if res.Arch == string(sae.ArchTopK) || res.Arch == string(sae.ArchBatchTopK) {
+				kk = fmt.Sprintf(" k=%d", res.K)
+			}
+			fmt.Fprintf(s.Out, "%s %d→%d%s batch %d on %s (%s step", res.Arch, res.DIn, res.DSAE, kk, res.BatchSize, res.Backend, res.Step)
 			if c.BF16Matmuls && res.Step == "device" {
 				fmt.Fprint(s.Out, ", bf16 matmuls")
 			}
