@@ -133,3 +133,26 @@ func TestSAEEvalErrors(t *testing.T) {
 }
 
 func nanValue() float64 { var z float64; return z / z }
+
+func TestSAEBenchCLI(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "", "sae", "bench", "--d-in", "16", "--width", "128", "--k", "4", "--batch", "64", "--steps", "3", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res map[string]any
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("bad json %q: %v", stdout, err)
+	}
+	if res["step"] != "sparse-go" || res["d_sae"].(float64) != 128 || !(res["train_tokens_per_sec"].(float64) > 0) {
+		t.Errorf("bench %v", res)
+	}
+	code, stdout, _ = runCLI(t, "", "sae", "bench", "--arch", "relu", "--d-in", "16", "--width", "64", "--batch", "64", "--steps", "2")
+	if code != 0 || !strings.Contains(stdout, "dense-go step") || !strings.Contains(stdout, "tokens/s") {
+		t.Errorf("relu bench: exit %d: %s", code, stdout)
+	}
+	for _, bad := range [][]string{{"--arch", "gelu"}, {"--topk", "heap"}, {"--on-device", "maybe"}, {"--steps", "0"}} {
+		if code, _, stderr := runCLI(t, "", append([]string{"sae", "bench"}, bad...)...); code != 2 || stderr == "" {
+			t.Errorf("%v: exit %d (want 2): %s", bad, code, stderr)
+		}
+	}
+}
