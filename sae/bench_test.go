@@ -11,11 +11,11 @@ import (
 )
 
 // BenchmarkTrainTokensPerSec measures SAE training throughput (tokens/s, the first step — graph
-// compilation — excluded) at d_in 384 and 768, width 16x, batch 4096, for TopK k=32 and ReLU, on
+// compilation — excluded) at d_in 384 and 768, width 16x, batch 4096, for TopK k=32, ReLU and JumpReLU, on
 // synthetic activations. Variants: topk (the default sparse Go step, AuxK-free steady state), topkaux
 // (the same with DeadTokens = one batch: AuxK runs only if some latent did not fire in a whole batch, which
 // on this data does not happen, see BenchmarkSparseStepAux for a forced-AuxK timing), topkgraph (the GoMLX
-// graph step, TrainConfig.TopKGraph), relu. STEER_SAE_BENCH_STEPS sets the timed steps (default 3);
+// graph step, TrainConfig.TopKGraph), relu and jumprelu (the dense Go step). STEER_SAE_BENCH_STEPS sets the timed steps (default 3);
 // STEER_SAE_BENCH_DIMS limits the dims (e.g. "768"); STEER_SAE_BENCH_VARIANTS the variants (default
 // "topk,relu").
 //
@@ -40,8 +40,11 @@ func BenchmarkTrainTokensPerSec(b *testing.B) {
 			if variant == "topkaux" {
 				deadTokens = 4096
 			}
-			if variant == "relu" {
+			switch variant {
+			case "relu":
 				arch = ArchReLU
+			case "jumprelu":
+				arch = ArchJumpReLU
 			}
 			b.Run(fmt.Sprintf("%s-d%d", variant, d), func(b *testing.B) {
 				const B = 4096

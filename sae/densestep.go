@@ -160,18 +160,10 @@ func (t *trainer) trainStepDense(x []float32, lr, coef float64) (p Progress, err
 			parallelRows(B, func(r0, r1 int) {
 				for r := r0; r < r1; r++ {
 					pr, fr := pv[r*S:(r+1)*S], f[r*S:(r+1)*S]
-					if !jump {
+					if jump {
+						jumpBias32(pr, bEnc, th, fr, preKeep[r*S:(r+1)*S])
+					} else {
 						reluBias32(pr, bEnc, fr)
-						continue
-					}
-					for j := range S {
-						z := pr[j] + bEnc[j]
-						preKeep[r*S+j] = z
-						if z > th[j] {
-							fr[j] = z
-						} else {
-							fr[j] = 0
-						}
 					}
 				}
 			})
@@ -224,6 +216,13 @@ func (t *trainer) trainStepDense(x []float32, lr, coef float64) (p Progress, err
 			cfn[j] = cf * norms[j]
 		}
 		eps := float32(cfg.JumpBandwidth)
+		var lo, hi, aTh []float32
+		if jump {
+			lo, hi, aTh = make([]float32, S), make([]float32, S), make([]float32, S)
+			for j := range S {
+				lo[j], hi[j], aTh[j] = th[j]-eps/2, th[j]+eps/2, -th[j]/eps
+			}
+		}
 		if stepErr = readOut(df, func(dv []float32) {
 			const blk = 64
 			parallelDynamic(S, blk, func(_, j0, j1 int) {
@@ -233,22 +232,9 @@ func (t *trainer) trainStepDense(x []float32, lr, coef float64) (p Progress, err
 						reluBack32(f[o+j0:o+j1], dv[o+j0:o+j1], cfn[j0:j1], dp[o+j0:o+j1], fired[j0:j1], sumF[j0:j1], gbEnc[j0:j1])
 						continue
 					}
-					for j := j0; j < j1; j++ {
-						// STE: ∂f/∂z = H(z−θ); ∂f/∂θ = −(θ/ε)K((z−θ)/ε); ∂L0/∂θ = −(1/ε)K
-						gd := dv[o+j]
-						z := preKeep[o+j]
-						u := (z - th[j]) / eps
-						if u < 0.5 && u > -0.5 {
-							gTh[j] += -(th[j]/eps)*gd - cf/eps
-						}
-						var dpv float32
-						if z > th[j] {
-							dpv = gd
-							fired[j]++
-						}
-						dp[o+j] = dpv
-						gbEnc[j] += dpv
-					}
+					// STE: ∂f/∂z = H(z−θ); ∂f/∂θ = −(θ/ε)K((z−θ)/ε); ∂L0/∂θ = −(1/ε)K, K = [|z−θ| < ε/2]
+					jumpBack32(preKeep[o+j0:o+j1], dv[o+j0:o+j1], th[j0:j1], lo[j0:j1], hi[j0:j1], aTh[j0:j1], -cf/eps,
+						dp[o+j0:o+j1], fired[j0:j1], gTh[j0:j1], gbEnc[j0:j1])
 				}
 			})
 		}); stepErr != nil {
@@ -381,5 +367,34 @@ func reluBackGeneric(f, df, cfn, dp, fired, sumF, gb []float32) {
 		}
 		dp[i] = d
 		gb[i] += d
+	}
+}
+
+// jumpBiasGeneric is jumpBias32's scalar form (also its tail).
+func jumpBiasGeneric(pre, bias, th, out, keep []float32) {
+	for i := range out {
+		z := pre[i] + bias[i]
+		keep[i] = z
+		if z > th[i] {
+			out[i] = z
+		} else {
+			out[i] = 0
+		}
+	}
+}
+
+// jumpBackGeneric is jumpBack32's scalar form (also its tail).
+func jumpBackGeneric(z, df, th, lo, hi, a []float32, c float32, dp, fired, gTh, gb []float32) {
+	for i, zv := range z {
+		var d float32
+		if zv > th[i] {
+			d = df[i]
+			fired[i]++
+		}
+		dp[i] = d
+		gb[i] += d
+		if zv > lo[i] && zv < hi[i] {
+			gTh[i] += a[i]*df[i] + c
+		}
 	}
 }

@@ -61,3 +61,9 @@ func reluBias32(pre, bias, out []float32) {
 func reluBack32(f, df, cfn, dp, fired, sumF, gb []float32) {
 	reluBackGeneric(f, df, cfn, dp, fired, sumF, gb)
 }
+
+func jumpBias32(pre, bias, th, out, keep []float32) { jumpBiasGeneric(pre, bias, th, out, keep) }
+
+func jumpBack32(z, df, th, lo, hi, a []float32, c float32, dp, fired, gTh, gb []float32) {
+	jumpBackGeneric(z, df, th, lo, hi, a, c, dp, fired, gTh, gb)
+}

@@ -154,3 +154,43 @@ func reluBack32(f, df, cfn, dp, fired, sumF, gb []float32) {
 	}
 	reluBackGeneric(f[i:], df[i:], cfn[i:], dp[i:], fired[i:], sumF[i:], gb[i:])
 }
+
+// jumpBias32: z = pre + bias (stored in keep), out = z where z > th, else 0.
+func jumpBias32(pre, bias, th, out, keep []float32) {
+	n := len(out)
+	pre, bias, th, keep = pre[:n], bias[:n], th[:n], keep[:n]
+	i := 0
+	if useAVX512 {
+		for ; i+16 <= n; i += 16 {
+			z := archsimd.LoadFloat32x16Slice(pre[i:]).Add(archsimd.LoadFloat32x16Slice(bias[i:]))
+			z.StoreSlice(keep[i:])
+			z.Masked(z.Greater(archsimd.LoadFloat32x16Slice(th[i:]))).StoreSlice(out[i:])
+		}
+	}
+	jumpBiasGeneric(pre[i:], bias[i:], th[i:], out[i:], keep[i:])
+}
+
+// jumpBack32 is the JumpReLU backward over one row segment (z = pre + b_enc, df = ∂L/∂f): dp = df where
+// z > th, else 0; where lo < z < hi (the rectangle kernel around θ) gTh += a·df + c; it accumulates the
+// firing count and Σdp per column.
+func jumpBack32(z, df, th, lo, hi, a []float32, c float32, dp, fired, gTh, gb []float32) {
+	n := len(z)
+	df, th, lo, hi, a, dp, fired, gTh, gb = df[:n], th[:n], lo[:n], hi[:n], a[:n], dp[:n], fired[:n], gTh[:n], gb[:n]
+	i := 0
+	if useAVX512 {
+		one, cv := archsimd.BroadcastFloat32x16(1), archsimd.BroadcastFloat32x16(c)
+		for ; i+16 <= n; i += 16 {
+			zv := archsimd.LoadFloat32x16Slice(z[i:])
+			gd := archsimd.LoadFloat32x16Slice(df[i:])
+			on := zv.Greater(archsimd.LoadFloat32x16Slice(th[i:]))
+			d := gd.Masked(on)
+			d.StoreSlice(dp[i:])
+			archsimd.LoadFloat32x16Slice(fired[i:]).Add(one.Masked(on)).StoreSlice(fired[i:])
+			archsimd.LoadFloat32x16Slice(gb[i:]).Add(d).StoreSlice(gb[i:])
+			k := zv.Greater(archsimd.LoadFloat32x16Slice(lo[i:])).And(zv.Less(archsimd.LoadFloat32x16Slice(hi[i:])))
+			t := archsimd.LoadFloat32x16Slice(a[i:]).MulAdd(gd, cv).Masked(k)
+			archsimd.LoadFloat32x16Slice(gTh[i:]).Add(t).StoreSlice(gTh[i:])
+		}
+	}
+	jumpBackGeneric(z[i:], df[i:], th[i:], lo[i:], hi[i:], a[i:], c, dp[i:], fired[i:], gTh[i:], gb[i:])
+}

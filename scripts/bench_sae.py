@@ -2,13 +2,15 @@
 """SAE training throughput: steer (Go, GoMLX) vs a plain PyTorch reference vs SAELens's training SAE.
 
 Same shapes for all: d_in 384 and 768, width 16x, batch 4096, TopK k=32 (AuxK-free steady state, unit-norm
-decoder with gradient projection) and ReLU (L1 weighted by decoder norms), Adam (eps 6.25e-10), on the same
+decoder with gradient projection), ReLU (L1 weighted by decoder norms) and JumpReLU (straight-through
+estimator, rectangle kernel of width 0.05, L0 coefficient 1, unit-norm decoder), Adam (eps 6.25e-10), on the same
 cached synthetic activations (written once to a .npy, read by the PyTorch side; the Go benchmark generates
 the same distribution in-process). torch uses 2 threads (--threads; the Go side uses GOMAXPROCS = all cores).
 steer's TopK is its default sparse Go step (dense encoder matmul, everything else over the k selected
 latents); --graph also times its GoMLX graph step (TrainConfig.TopKGraph) as an extra row. The load average
 is printed before and after: on a shared machine compare the ratios of one run.
-The SAELens column times sae_lens's TopKTrainingSAE / StandardTrainingSAE training_forward_pass + backward +
+steer's ReLU and JumpReLU use its dense Go step (five matmuls, hand-written gradients).
+The SAELens column times sae_lens's TopK / Standard / JumpReLU TrainingSAE training_forward_pass + backward +
 Adam step (the core of its SAETrainer, without the LLM/activation-store runner).
 
 Usage: PY="$(bash scripts/venv.sh)/bin/python"; (unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; $PY scripts/bench_sae.py [--steps 3] [--dims 384,768] [--graph] [--skip-go])
@@ -38,6 +40,38 @@ def synth(n, d, seed=1):
     return x + 0.01 * rng.standard_normal((n, d)).astype(np.float32)
 
 
+class JumpF(torch.autograd.Function):
+    """f = pre·H(pre − θ); straight-through: ∂f/∂pre = H(pre − θ), ∂f/∂θ = −(θ/ε)·K((pre − θ)/ε), K rectangular."""
+
+    @staticmethod
+    def forward(ctx, pre, th, eps):
+        ctx.save_for_backward(pre, th)
+        ctx.eps = eps
+        return pre * (pre > th)
+
+    @staticmethod
+    def backward(ctx, g):
+        pre, th = ctx.saved_tensors
+        k = ((pre - th).abs() < ctx.eps / 2).to(g.dtype)
+        return g * (pre > th), (-(th / ctx.eps) * k * g).sum(0), None
+
+
+class StepF(torch.autograd.Function):
+    """H(pre − θ), with ∂/∂θ = −(1/ε)·K((pre − θ)/ε) and no gradient to pre (the L0 estimator)."""
+
+    @staticmethod
+    def forward(ctx, pre, th, eps):
+        ctx.save_for_backward(pre, th)
+        ctx.eps = eps
+        return (pre > th).to(pre.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        pre, th = ctx.saved_tensors
+        k = ((pre - th).abs() < ctx.eps / 2).to(g.dtype)
+        return None, (-(1 / ctx.eps) * k * g).sum(0), None
+
+
 class Plain(torch.nn.Module):
     def __init__(self, d, s, arch, k):
         super().__init__()
@@ -47,6 +81,7 @@ class Plain(torch.nn.Module):
         self.W_enc = torch.nn.Parameter(w.t().clone())
         self.b_enc = torch.nn.Parameter(torch.zeros(s))
         self.b_dec = torch.nn.Parameter(torch.zeros(d))
+        self.log_th = torch.nn.Parameter(torch.full((s,), float(np.log(0.01))))
         self.arch, self.k = arch, k
 
     def loss(self, x):
@@ -56,6 +91,11 @@ class Plain(torch.nn.Module):
             f = torch.zeros_like(pre).scatter(-1, i, v.relu())
             xh = f @ self.W_dec + self.b_dec
             return (xh - x).pow(2).sum(-1).mean()
+        if self.arch == "jumprelu":
+            th = self.log_th.exp()
+            f = JumpF.apply(pre, th, 0.05)
+            xh = f @ self.W_dec + self.b_dec
+            return (xh - x).pow(2).sum(-1).mean() + StepF.apply(pre, th, 0.05).sum(-1).mean()
         f = pre.relu()
         xh = f @ self.W_dec + self.b_dec
         return (xh - x).pow(2).sum(-1).mean() + 5 * (f * self.W_dec.norm(dim=1)).sum(-1).mean()
@@ -78,12 +118,12 @@ def bench_plain(x, arch, steps):
     def step():
         opt.zero_grad(set_to_none=True)
         m.loss(xb).backward()
-        if arch == "topk":
+        if arch in ("topk", "jumprelu"):
             with torch.no_grad():
                 g = m.W_dec.grad
                 g -= (g * m.W_dec).sum(1, keepdim=True) * m.W_dec
         opt.step()
-        if arch == "topk":
+        if arch in ("topk", "jumprelu"):
             with torch.no_grad():
                 m.W_dec /= m.W_dec.norm(dim=1, keepdim=True)
 
@@ -99,6 +139,11 @@ def bench_saelens(x, arch, steps):
     if arch == "topk":
         sae = TopKTrainingSAE(TopKTrainingSAEConfig(d_in=d, d_sae=16 * d, k=32))
         coeffs = {}
+    elif arch == "jumprelu":
+        from sae_lens.saes.jumprelu_sae import JumpReLUTrainingSAE, JumpReLUTrainingSAEConfig
+
+        sae = JumpReLUTrainingSAE(JumpReLUTrainingSAEConfig(d_in=d, d_sae=16 * d, l0_coefficient=1.0))
+        coeffs = {"l0": 1.0}
     else:
         sae = StandardTrainingSAE(StandardTrainingSAEConfig(d_in=d, d_sae=16 * d, l1_coefficient=5.0))
         coeffs = {"l1": 5.0}
@@ -133,6 +178,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--dims", default="384,768")
+    ap.add_argument("--archs", default="topk,relu,jumprelu")
     ap.add_argument("--skip-go", action="store_true")
     ap.add_argument("--skip-saelens", action="store_true")
     ap.add_argument("--graph", action="store_true", help="also time steer's TopK GoMLX graph step")
@@ -147,9 +193,10 @@ def main():
         if not os.path.exists(cache):
             np.save(cache, synth(B, dim))
         x = np.load(cache)
-        variants = ["topk", "relu"] + (["topkgraph"] if a.graph else [])
+        archs = a.archs.split(",")
+        variants = archs + (["topkgraph"] if a.graph and "topk" in archs else [])
         go = {} if a.skip_go else bench_go(dim, a.steps, repo, variants)
-        for arch in ("topk", "relu"):
+        for arch in archs:
             pt = bench_plain(x, arch, a.steps)
             sl = float("nan") if a.skip_saelens else bench_saelens(x, arch, a.steps)
             g = go.get((arch, dim), float("nan"))
