@@ -164,7 +164,7 @@ func Bench(ctx context.Context, be compute.Backend, c BenchConfig) (*BenchResult
 
 func stepName(cfg TrainConfig, be compute.Backend) string {
 	switch {
-	case usesDeviceStep(cfg, be):
+	case UsesDeviceStep(cfg, be):
 		return "device"
 	case cfg.Arch == ArchTopK || cfg.Arch == ArchBatchTopK || cfg.Arch == "":
 		return "sparse-go"

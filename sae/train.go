@@ -119,8 +119,8 @@ func lockRunDir(dir string) (func(), error) {
 	return func() { l.Unlock() }, nil
 }
 
-// usesDeviceStep says whether Train runs the OnDevice step for cfg on be.
-func usesDeviceStep(cfg TrainConfig, be compute.Backend) bool {
+// UsesDeviceStep says whether Train runs the OnDevice step for cfg on be (see TrainConfig.OnDevice).
+func UsesDeviceStep(cfg TrainConfig, be compute.Backend) bool {
 	topk := cfg.Arch == ArchTopK || cfg.Arch == ""
 	return cfg.OnDevice == On || cfg.OnDevice == Auto && topk && !cfg.TopKGraph && !cfg.TopKSparse && !isCPUBackend(be)
 }
@@ -348,7 +348,7 @@ func Train(ctx context.Context, src Source, cfg TrainConfig, opts TrainOptions) 
 	if cfg.OnDevice == On && cfg.Arch != ArchTopK {
 		return nil, fmt.Errorf("sae: Train: OnDevice supports the topk architecture only (got %s)", cfg.Arch)
 	}
-	t.onDevice = usesDeviceStep(cfg, t.backend)
+	t.onDevice = UsesDeviceStep(cfg, t.backend)
 	B := cfg.BatchSize
 	batch := make([]float32, B*d)
 

@@ -194,6 +194,9 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 			tcfg := sae.TrainConfig{Arch: sae.Arch(arch), DSAE: dsae, K: k, BatchSize: batch, Tokens: tokens, LR: lr, Seed: seed,
 				RunDir: filepath.Join(out, "run"), CheckpointEvery: checkpointEvery, Resume: resume, OnDevice: od, BF16Matmuls: bf16Matmuls,
 				Meta: sae.Meta{ModelName: modelName, HookName: hookName(site), Dataset: textName, ContextSize: ctxSize, PrependBOS: bos}}
+			if bf16Matmuls && !sae.UsesDeviceStep(tcfg, be) {
+				fmt.Fprintln(s.ErrOut, "note: --bf16 applies to the on-device TopK step (an accelerator --backend, or --on-device on); this run trains in float32")
+			}
 			start := time.Now()
 			res, err := sae.Train(cmd.Context(), src, tcfg, sae.TrainOptions{
 				Backend:  be,
