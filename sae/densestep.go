@@ -281,9 +281,7 @@ func (t *trainer) trainStepDense(x []float32, lr, coef float64) (p Progress, err
 		for j := range S {
 			axpy32(-gbEnc[j], wEncT[j*d:(j+1)*d], gbDec)
 		}
-		stepNum := float64(t.step + 1)
-		ad := adamConsts{lr: float32(lr), bc1: float32(1 - math.Pow(adamB1, stepNum)), bc2: float32(1 - math.Pow(adamB2, stepNum)),
-			b1: adamB1, b2: adamB2, c1: float32(1 - adamB1), c2: float32(1 - adamB2), eps: adamEps}
+		ad := newAdamConsts(lr, t.step)
 		var bad atomic.Bool
 		stepErr = readOut(gDecT, func(gdec []float32) {
 			stepErr = tensors.ConstFlatData(gEncT, func(genc []float32) {
@@ -334,26 +332,9 @@ func (t *trainer) trainStepDense(x []float32, lr, coef float64) (p Progress, err
 			stepErr = fmt.Errorf("sae: step %d: non-finite parameters after the update (loss %v): stopping; the last checkpoint is kept", t.step+1, p.Loss)
 			return
 		}
-		for j, c := range fired {
-			if c > 0 {
-				t.since[j] = 0
-				t.firedTot[j] += int64(c)
-			} else {
-				t.since[j] += int64(B)
-			}
-		}
+		p.DeadFrac = countFirings(t, fired)
 	}()
-	if stepErr != nil {
-		return p, stepErr
-	}
-	dn := 0
-	for _, s := range t.since {
-		if s >= cfg.DeadTokens {
-			dn++
-		}
-	}
-	p.DeadFrac = float64(dn) / float64(S)
-	return p, nil
+	return p, stepErr
 }
 
 // reluBackGeneric is reluBack32's scalar form (also its tail).

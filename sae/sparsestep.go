@@ -132,7 +132,7 @@ func parallelDynamic(n, chunk int, fn func(w, i0, i1 int)) {
 func (t *trainer) trainStepSparse(scaled []float32, lr float64, dead []bool, nDead int) (p Progress, err error) {
 	cfg := t.cfg
 	sp := t.sparse()
-	B, d, S := sp.B, sp.d, sp.S
+	B, d := sp.B, sp.d
 	// x − b_dec in Go (kept for the backward), then the matmul alone in the exec: b_enc is added in Go,
 	// fused into the top-k scan (the backend's broadcast add is generic and slow)
 	if err := tensors.ConstFlatData(t.state[2], func(bDec []float32) {
@@ -186,21 +186,7 @@ func (t *trainer) trainStepSparse(scaled []float32, lr float64, dead []bool, nDe
 	if err != nil {
 		return p, err
 	}
-	for j, c := range sp.fired {
-		if c > 0 {
-			t.since[j] = 0
-			t.firedTot[j] += int64(c)
-		} else {
-			t.since[j] += int64(B)
-		}
-	}
-	dn := 0
-	for _, s := range t.since {
-		if s >= cfg.DeadTokens {
-			dn++
-		}
-	}
-	p.DeadFrac = float64(dn) / float64(S)
+	p.DeadFrac = countFirings(t, sp.fired)
 	return p, nil
 }
 
@@ -548,10 +534,7 @@ func (t *trainer) sparseUpdate(sp *sparseStep, x, pre []float32, st [][]float32,
 		}
 	}
 
-	// Adam constants, as the graph step (float32)
-	stepNum := float64(t.step + 1)
-	ad := adamConsts{lr: float32(lr), bc1: float32(1 - math.Pow(adamB1, stepNum)), bc2: float32(1 - math.Pow(adamB2, stepNum)),
-		b1: adamB1, b2: adamB2, c1: float32(1 - adamB1), c2: float32(1 - adamB2), eps: adamEps}
+	ad := newAdamConsts(lr, t.step)
 
 	// b_dec: Σ_rows in fixed blocks of 64 rows (block sums in parallel, then summed in order)
 	const blk = 64

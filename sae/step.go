@@ -337,24 +337,10 @@ func (t *trainer) trainStep(batch []float32, sync bool) (p Progress, err error) 
 		t.state[i] = outs[i]
 	}
 	fired, _ := tensors.CopyFlatData[float32](outs[3*nParams+5])
-	for j, c := range fired {
-		if c > 0 {
-			t.since[j] = 0
-			t.firedTot[j] += int64(c)
-		} else {
-			t.since[j] += int64(B)
-		}
-	}
+	p.DeadFrac = countFirings(t, fired)
 	for i := 3 * nParams; i < len(outs); i++ {
 		outs[i].FinalizeAll()
 	}
-	dn := 0
-	for _, s := range t.since {
-		if s >= cfg.DeadTokens {
-			dn++
-		}
-	}
-	p.DeadFrac = float64(dn) / float64(S)
 	return p, nil
 }
 

@@ -468,6 +468,34 @@ func Train(ctx context.Context, src Source, cfg TrainConfig, opts TrainOptions) 
 	return res, nil
 }
 
+// countFirings folds one step's per-latent firing counts into the tokens-since-fired counters and the
+// firing totals, and returns the fraction of dead latents after it.
+func countFirings[T int32 | float32](t *trainer, fired []T) float64 {
+	B := int64(t.cfg.BatchSize)
+	for j, c := range fired {
+		if c > 0 {
+			t.since[j] = 0
+			t.firedTot[j] += int64(c)
+		} else {
+			t.since[j] += B
+		}
+	}
+	dn := 0
+	for _, s := range t.since {
+		if s >= t.cfg.DeadTokens {
+			dn++
+		}
+	}
+	return float64(dn) / float64(t.S)
+}
+
+// newAdamConsts gives the Adam constants of 0-based step for the Go steps (float32, as the graph step).
+func newAdamConsts(lr float64, step int) adamConsts {
+	n := float64(step + 1)
+	return adamConsts{lr: float32(lr), bc1: float32(1 - math.Pow(adamB1, n)), bc2: float32(1 - math.Pow(adamB2, n)),
+		b1: adamB1, b2: adamB2, c1: float32(1 - adamB1), c2: float32(1 - adamB2), eps: adamEps}
+}
+
 func (t *trainer) reportAt(step int) bool {
 	if step == t.steps {
 		return true
