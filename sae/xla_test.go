@@ -59,8 +59,8 @@ func TestXLADeviceStep(t *testing.T) {
 
 // BenchmarkXLATrain measures SAE training throughput through the XLA backend (STEER_XLA_PLUGIN; on a GPU,
 // jax-cuda13-pjrt's plugin) for the workloads of ../shared/bench/h100-pytorch.md, with steer's step
-// variants: the OnDevice step with float32 or bfloat16 selection, with the chunked or the full-sort top-k,
-// and the dense ReLU graph step. Each result is printed as a JSON line (and appended to
+// variants: the OnDevice step with float32 or bfloat16 matmuls, with the chunked (default) or the
+// full-sort top-k, with AuxK forced on, and the dense ReLU graph step. Each result is printed as a JSON line (and appended to
 // $STEER_SAE_BENCH_JSON if set). STEER_SAE_BENCH_STEPS sets the timed steps (default 30);
 // STEER_SAE_BENCH_ONLY keeps the variants whose name contains it.
 //
@@ -91,13 +91,13 @@ func BenchmarkXLATrain(b *testing.B) {
 		bf.BF16Matmuls = true
 		vs = append(vs, variant{"topk_device_bf16_" + tag, bf}, variant{"topk_device_f32_" + tag, base})
 		if sh.d == 768 {
-			chunked := bf
-			chunked.TopK = "chunked"
+			srt := bf
+			srt.TopK = "sort"
 			aux := bf
 			aux.ForceAux = true
 			relu := base
 			relu.Arch = ArchReLU
-			vs = append(vs, variant{"topk_device_bf16_chunked_" + tag, chunked}, variant{"topk_device_bf16_auxk_" + tag, aux},
+			vs = append(vs, variant{"topk_device_bf16_sort_" + tag, srt}, variant{"topk_device_bf16_auxk_" + tag, aux},
 				variant{"relu_graph_" + tag, relu})
 		}
 	}
