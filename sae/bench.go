@@ -166,10 +166,10 @@ func stepName(cfg TrainConfig, be compute.Backend) string {
 	switch {
 	case UsesDeviceStep(cfg, be):
 		return "device"
+	case usesDenseStep(cfg, be):
+		return "dense-go"
 	case cfg.Arch == ArchTopK || cfg.Arch == ArchBatchTopK || cfg.Arch == "":
 		return "sparse-go"
-	case !cfg.DenseGraph && isGoBackend(be):
-		return "dense-go"
 	}
 	return "graph"
 }

@@ -21,6 +21,11 @@ const ckptMetaKey = "steer_sae_checkpoint"
 
 var ckptNames = []string{"W_encT", "b_enc", "b_dec", "log_threshold", "W_dec"}
 
+// ckptName names run-state tensor i (params, then Adam m, then Adam v) in the checkpoint.
+func ckptName(i int) string {
+	return [...]string{"", "adam_m.", "adam_v."}[i/nParams] + ckptNames[i%nParams]
+}
+
 type ckptState struct {
 	Version   int     `json:"version"`
 	Arch      Arch    `json:"arch"`
@@ -54,13 +59,7 @@ func (t *trainer) saveCheckpoint() error {
 		if err != nil {
 			return fmt.Errorf("sae: checkpoint: %w", err)
 		}
-		name := ckptNames[i%nParams]
-		switch i / nParams {
-		case 1:
-			name = "adam_m." + name
-		case 2:
-			name = "adam_v." + name
-		}
+		name := ckptName(i)
 		ts = append(ts, weights.F32Tensor(name, shapes[i%nParams], data))
 	}
 	ts = append(ts, weights.I64Tensor("tokens_since_fired", []int{t.S}, t.since), weights.I64Tensor("fired_total", []int{t.S}, t.firedTot))
@@ -130,13 +129,7 @@ func (t *trainer) loadCheckpoint() (bool, error) {
 	shapes := t.paramShapes()
 	t.state = make([]*tensors.Tensor, 3*nParams)
 	for i := range 3 * nParams {
-		name := ckptNames[i%nParams]
-		switch i / nParams {
-		case 1:
-			name = "adam_m." + name
-		case 2:
-			name = "adam_v." + name
-		}
+		name := ckptName(i)
 		data, shape, err := f.Float32(name)
 		if err != nil {
 			return bad("%v", err)

@@ -222,7 +222,7 @@ func (t *trainer) trainStep(batch []float32, sync bool) (p Progress, err error) 
 	if (cfg.Arch == ArchTopK || cfg.Arch == ArchBatchTopK) && !cfg.TopKGraph && !cfg.TopKSparse {
 		return t.trainStepSparse(scaled, lr, dead, nDead)
 	}
-	if (cfg.Arch == ArchReLU || cfg.Arch == ArchJumpReLU) && !cfg.DenseGraph && isGoBackend(t.backend) {
+	if usesDenseStep(cfg, t.backend) {
 		return t.trainStepDense(scaled, lr, coef)
 	}
 	xT := tensors.FromFlatDataAndDimensions(scaled, B, d)

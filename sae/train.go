@@ -125,6 +125,11 @@ func UsesDeviceStep(cfg TrainConfig, be compute.Backend) bool {
 	return cfg.OnDevice == On || cfg.OnDevice == Auto && topk && !cfg.TopKGraph && !cfg.TopKSparse && !isCPUBackend(be)
 }
 
+// usesDenseStep says whether ReLU/JumpReLU train with the Go dense step (densestep.go) on be.
+func usesDenseStep(cfg TrainConfig, be compute.Backend) bool {
+	return (cfg.Arch == ArchReLU || cfg.Arch == ArchJumpReLU) && !cfg.DenseGraph && isGoBackend(be)
+}
+
 // isGoBackend: the pure-Go backend (its Name() is "Go Backend", its String() "go").
 func isGoBackend(be compute.Backend) bool { return be.String() == "go" || be.Name() == "Go Backend" }
 
