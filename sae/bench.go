@@ -23,6 +23,7 @@ type BenchConfig struct {
 	BF16Matmuls bool
 	TopK        string // OnDevice: "sort", "chunked" or "" (the backend's best: sort on GPUs)
 	ForceAux    bool   // the step-alone timing starts with half of the latents dead, so AuxK runs
+	DeviceGraph string // OnDevice bf16 graph variant, for comparisons: "", "f32scatter", "f32select" or both
 	Seed        uint64
 }
 
@@ -69,7 +70,7 @@ func Bench(ctx context.Context, be compute.Backend, c BenchConfig) (*BenchResult
 	B, d := c.BatchSize, c.DIn
 	data := SyntheticActivations(8*B, d, 4*d, 8, c.Seed+1)
 	cfg := TrainConfig{Arch: c.Arch, DSAE: c.DSAE, K: c.K, BatchSize: B, Tokens: int64(B * (c.Warmup + c.Steps)), Seed: c.Seed,
-		DeadTokens: 1 << 40, OnDevice: c.OnDevice, BF16Matmuls: c.BF16Matmuls, topKMethod: c.TopK}
+		DeadTokens: 1 << 40, OnDevice: c.OnDevice, BF16Matmuls: c.BF16Matmuls, topKMethod: c.TopK, deviceGraph: c.DeviceGraph}
 	src := NewSliceSource(data, d)
 	src.Loop = true
 	res := &BenchResult{Backend: be.String(), DIn: d, BatchSize: B, Steps: c.Steps}
@@ -106,20 +107,21 @@ func Bench(ctx context.Context, be compute.Backend, c BenchConfig) (*BenchResult
 	if err := cfg.defaults(d); err != nil {
 		return nil, err
 	}
-	res.TopK = cfg.topKMethod
-	if res.TopK == "" {
-		res.TopK = "chunked"
+	topk := cfg.Arch == ArchTopK
+	if topk {
+		res.TopK = cfg.topKMethod
+		if res.TopK == "" {
+			res.TopK = "chunked"
+		}
 	}
-	if c.ForceAux {
+	if c.ForceAux && topk {
 		cfg.DeadTokens = int64(B) * 1000
 		res.AuxK = true
-	}
-	if c.ForceAux {
 		execs = map[string]*graph.Exec{} // the graphs bake DeadTokens in
 	}
 	t := &trainer{cfg: cfg, d: d, S: cfg.DSAE, steps: c.Warmup + c.Steps, stepExec: execs, backend: be, onDevice: true}
 	t.init(data[:B*d])
-	if c.ForceAux { // half of the latents start dead: the AuxK branch runs on every step
+	if res.AuxK { // half of the latents start dead: the AuxK branch runs on every step
 		for j := 0; j < t.S; j += 2 {
 			t.since[j] = cfg.DeadTokens
 		}

@@ -13,8 +13,8 @@ import (
 )
 
 // The dense ReLU / JumpReLU training step on CPU backends (the default there; TrainConfig.DenseGraph
-// selects the autodiff graph step instead). The five products of the step run as compiled GoMLX matmuls
-// (the backend's packed AVX-512 kernel): pre = (x−b_dec)·W_encᵀ, x̂ = f·W_dec, ∂f = g·W_decᵀ,
+// selects the graph step instead, densegraph.go: the same maths as one GoMLX graph). The five products of
+// the step run as compiled GoMLX matmuls (the backend's packed AVX-512 kernel): pre = (x−b_dec)·W_encᵀ, x̂ = f·W_dec, ∂f = g·W_decᵀ,
 // ∂W_dec = fᵀg, ∂W_encᵀ = ∂preᵀ(x−b_dec). Everything elementwise runs in Go in two passes over the
 // [B,S] matrices instead of autodiff's many single-op passes:
 //

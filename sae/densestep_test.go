@@ -25,6 +25,7 @@ func TestDenseStepMatchesGraph(t *testing.T) {
 			base, _ := newTestTrainer(t, be, cfg, data, d)
 			gcfg := base.cfg
 			gcfg.DenseGraph = true
+			gcfg.AutodiffGraph = true
 			gr := cloneTrainer(t, base, gcfg)
 			dn := cloneTrainer(t, base, base.cfg)
 			var thGrad float64

@@ -1,6 +1,9 @@
 package sae
 
 import (
+	"strconv"
+	"strings"
+
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
@@ -36,7 +39,7 @@ func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
 
 	xin := Sub(x, InsertAxes(bDec, 0))
 	pre := t.selectionPre(xin, wEncT, bEnc) // [B,S]
-	idx := topKGraph(pre, k, cfg.topKMethod == "sort")
+	idx := t.selectTopK(pre, k)
 	idx1 := InsertAxes(idx, -1)
 	encRows := Gather(wEncT, idx1)                                                    // [B,k,d]
 	preSel := Add(ReduceSum(Mul(encRows, InsertAxes(xin, 1)), 2), Gather(bEnc, idx1)) // [B,k]
@@ -52,23 +55,29 @@ func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
 		rows := Iota(g, shapes.Make(dtypes.Int32, ix.Shape().Dimensions[0], ix.Shape().Dimensions[1], 1), 0)
 		return Concatenate([]*Node{rows, InsertAxes(ix, -1)}, -1)
 	}
-	bs := shapes.Make(dtypes.Float32, B, S)
+	// With bfloat16 matmuls, F and P are scattered as bfloat16, the dtype the gradient products read: a
+	// float32 [B,S] matrix and its conversion would be two more passes over 4·B·S bytes each.
+	sdt := dtypes.Float32
+	if t.cfg.BF16Matmuls && !strings.Contains(t.cfg.deviceGraph, "f32scatter") {
+		sdt = t.half()
+	}
+	bs := shapes.Make(sdt, B, S)
 	ij := rowIdx(idx)
-	F := Scatter(ij, vals, bs, false, true) // [B,S]
-	P := Scatter(ij, dpre, bs, false, true) // [B,S]
+	F := Scatter(ij, ConvertDType(vals, sdt), bs, false, true) // [B,S]
+	P := Scatter(ij, ConvertDType(dpre, sdt), bs, false, true) // [B,S]
 	lossN := mse
 	auxLoss := zero
 	fCat, gCat := F, gx
 	if aux {
 		dead := t.deadGraph(in[devSince]) // [S]
 		deadB := BroadcastToDims(InsertAxes(dead, 0), B, S)
-		masked := Where(deadB, pre, BroadcastToDims(Infinity(g, dtypes.Float32, -1), B, S))
-		ia := topKGraph(masked, cfg.KAux, cfg.topKMethod == "sort") // [B,kAux]
+		masked := Where(deadB, pre, BroadcastToDims(Infinity(g, pre.DType(), -1), B, S))
+		ia := t.selectTopK(masked, cfg.KAux) // [B,kAux]
 		ija := rowIdx(ia)
-		preA := Reshape(Gather(pre, ija), B, cfg.KAux)
+		preA := ConvertDType(Reshape(Gather(pre, ija), B, cfg.KAux), dtypes.Float32)
 		isDead := Reshape(Gather(deadB, ija), B, cfg.KAux)
 		valsA := Where(isDead, Max(preA, zero), ZerosLike(preA))
-		A := Scatter(ija, valsA, bs, false, true)
+		A := Scatter(ija, ConvertDType(valsA, sdt), bs, false, true)
 		ehat := t.mm(A, []int{1}, wDec, []int{0}) // [B,d]
 		nDead := ReduceAllSum(ConvertDType(dead, dtypes.Float32))
 		scale := MulScalar(Min(DivScalar(nDead, float64(cfg.KAux)), Scalar(g, dtypes.Float32, 1)), cfg.AuxCoef)
@@ -78,19 +87,21 @@ func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
 		ga := Mul(MulScalar(r, 2/bf), scale)      // ∂aux/∂ê [B,d]
 		gaS := t.mm(ga, []int{1}, wDec, []int{1}) // [B,S] = ∂ê·W_decᵀ
 		dpreA := Where(LogicalAnd(isDead, GreaterThan(preA, zero)), Reshape(Gather(gaS, ija), B, cfg.KAux), ZerosLike(preA))
-		P = Add(P, Scatter(ija, dpreA, bs, false, true))
+		P = ScatterSum(P, ija, ConvertDType(dpreA, sdt), false, true) // a dead latent may also be among the k
 		fCat, gCat = Concatenate([]*Node{F, A}, 0), Concatenate([]*Node{gx, ga}, 0)
 	}
-	gWDec := t.mm(fCat, []int{0}, gCat, []int{0}) // [S,d]
-	gWEncT := t.mm(P, []int{0}, xin, []int{0})    // [S,d]
-	gBEnc := ReduceSum(P, 0)                      // [S]
+	gWDec := t.mm(fCat, []int{0}, gCat, []int{0})          // [S,d]
+	gWEncT := t.mm(P, []int{0}, xin, []int{0})             // [S,d]
+	gBEnc := ReduceSum(ConvertDType(P, dtypes.Float32), 0) // [S]
 	gBDec := Sub(ReduceSum(gx, 0), Reshape(DotGeneral(InsertAxes(gBEnc, 0), []int{1}, nil, wEncT, []int{0}, nil), d))
 	grads := []*Node{gWEncT, gBEnc, gBDec, ZerosLike(in[inParams+3]), gWDec}
 
 	xc := Sub(x, ReduceAndKeep(x, ReduceMean, 0))
 	fvu := Div(ReduceAllSum(Square(e)), ReduceAllSum(Square(xc)))
 	l0 := DivScalar(ReduceAllSum(ConvertDType(active, dtypes.Float32)), bf)
-	fired := ReduceSum(ConvertDType(GreaterThan(F, zero), dtypes.Float32), 0) // [S] (a dense reduction: no atomics)
+	// [S]: a dense reduction (no atomics: deterministic); F ≥ 0, so its sign is whether the latent fired
+	// (a comparison with a zero constant made XLA materialise a third [B,S] buffer of zeros)
+	fired := ReduceSum(Sign(ConvertDType(F, dtypes.Float32)), 0)
 	newP, newM, newV := t.adam(in, grads, true, h(0), h(1), h(2))
 	out := make([]*Node, 0, 3*nParams+9)
 	out = append(out, newP...)
@@ -100,12 +111,40 @@ func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
 	return append(out, t.deviceBookkeeping(in, fired, allFinite(append(newP, lossN)...))...)
 }
 
+// selectTopK is topKSel with the configured method (TrainConfig.topKMethod; benchmarks: deviceGraph's
+// "chunks=c1/c2/..." when they fit, "gomlxtopk").
+func (t *trainer) selectTopK(pre *Node, k int) *Node {
+	sel := topKSel{fullSort: t.cfg.topKMethod == "sort", gomlx: strings.Contains(t.cfg.deviceGraph, "gomlxtopk")}
+	if i := strings.Index(t.cfg.deviceGraph, "chunks="); i >= 0 {
+		spec, _, _ := strings.Cut(t.cfg.deviceGraph[i+len("chunks="):], ",")
+		n := pre.Shape().Dimensions[1]
+		for _, f := range strings.Split(spec, "/") {
+			c, err := strconv.Atoi(f)
+			if err != nil || c <= 0 || n%c != 0 || n/c < k || k*c >= n {
+				sel.chunks = nil
+				break
+			}
+			sel.chunks = append(sel.chunks, c)
+			n = k * c
+		}
+	}
+	return sel.indices(pre, k)
+}
+
 // mm is a DotGeneral with one contracting axis each (no batch axes): float32, or bfloat16 operands with
 // float32 results when BF16Matmuls.
 func (t *trainer) mm(a *Node, ac []int, b *Node, bc []int) *Node {
 	if !t.cfg.BF16Matmuls {
 		return DotGeneral(a, ac, nil, b, bc, nil)
 	}
-	return Dot(ConvertDType(a, dtypes.BFloat16), ConvertDType(b, dtypes.BFloat16)).
+	return Dot(ConvertDType(a, t.half()), ConvertDType(b, t.half())).
 		WithOutputDType(dtypes.Float32).General(ac, nil, bc, nil)
+}
+
+// half is the reduced precision of BF16Matmuls: bfloat16 (tests may set trainer.lowp to float32).
+func (t *trainer) half() dtypes.DType {
+	if t.lowp == dtypes.InvalidDType {
+		return dtypes.BFloat16
+	}
+	return t.lowp
 }

@@ -3,6 +3,7 @@ package sae
 import (
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 
 	"github.com/gomlx/compute/dtypes"
@@ -15,7 +16,7 @@ import (
 //
 // On a GPU every host↔device transfer and every synchronisation costs more than the step's arithmetic, so
 // here one compiled graph (devicegraph.go) does the whole step: the dense encoder matmul that selects, the
-// per-row top-k (chunk maxima first, then an exact top-k among the k best chunks: see topKGraph), the k
+// per-row top-k (chunk maxima first, then an exact top-k among the k best chunks: see topKSel), the k
 // selected pre-activations recomputed in float32 by gathering their W_enc rows, the sparse decode
 // (gathering only the k active W_dec rows), AuxK on the dead latents, the backward pass written out as
 // dense matmuls, the decoder-gradient projection, Adam and the decoder renormalisation, and the run's
@@ -28,8 +29,9 @@ import (
 // so runs stay deterministic and resumable.
 const deviceSyncEvery = 8
 
-// Inputs of the device step: x [B,d] (raw), params (5), m (5), v (5), then hyper [5] F32 (lr, 1−β1^t,
-// 1−β2^t, the input scale s, the step number, exact to 2^24 steps: one upload per step for all scalars),
+// Inputs of the device step: x [B,d] (raw), params (5), m (5), v (5), then hyper [6] F32 (lr, 1−β1^t,
+// 1−β2^t, the input scale s, the step number, exact to 2^24 steps, and the ReLU/JumpReLU sparsity
+// coefficient: one upload per step for all scalars),
 // since [S] Int32,
 // firedAcc [S] F32, badStep Int32 scalar. Outputs: params, m, v, loss, mse, aux, fvu, l0, then firedAcc',
 // since', badStep', nDead.
@@ -47,34 +49,126 @@ type deviceState struct {
 	stats             []*tensors.Tensor // the last step's loss, mse, aux, fvu, l0, nDead
 }
 
-// topKGraph returns the indices [B,k] (Int32) of the k largest entries of each row of pre [B,S].
+// topKSel is how the OnDevice graphs find the indices [B,k] (Int32) of the k largest entries of each row
+// of a [B,S] matrix.
 //
-// A full sort of every row (GoMLX's TopK) moves B·S·log S elements. Instead, when S splits into chunks
-// of c with at least k chunks, it takes each chunk's maximum, the k best chunks by their maxima, and the
-// top k of those k·c candidates: every row's top k lies in those chunks (a chunk whose maximum is not
-// among the k largest maxima has k chunks each holding an element at least as large as all of its own).
-// Ties between equal values may resolve differently than a stable full sort.
-func topKGraph(pre *Node, k int, fullSort bool) *Node {
-	B, S := pre.Shape().Dimensions[0], pre.Shape().Dimensions[1]
-	c := 0
-	for _, cc := range []int{32, 16, 8, 4} {
-		if S%cc == 0 && S/cc >= k && k*cc < S {
-			c = cc
+// A full sort of every row moves B·S·log S elements. Instead, when S splits into chunks of c with at least
+// k chunks, topKChunked takes each chunk's maximum, the k best chunks by their maxima, and the top k of
+// those k·c candidates: every row's top k lies in those chunks (a chunk whose maximum is not among the k
+// largest maxima has k chunks each holding an element at least as large as all of its own). The
+// candidates' top k is found the same way when they are still many (topKChunks plans the levels). Each
+// sort is topKIdx's. Ties between equal values resolve in an unspecified order.
+type topKSel struct {
+	fullSort bool  // one sort of each whole row (benchmarks)
+	chunks   []int // chunk sizes per level; nil: topKChunks's plan
+	gomlx    bool  // each sort is GoMLX's TopK (a stable sort of values and indices; benchmarks)
+}
+
+func (s topKSel) indices(pre *Node, k int) *Node {
+	chunks, gomlx := s.chunks, s.gomlx
+	if chunks == nil {
+		var stable bool
+		chunks, stable = topKChunks(pre.Shape().Dimensions[1], k)
+		gomlx = gomlx || stable
+	}
+	if gomlx && pre.DType() != dtypes.Float32 {
+		// float32 keys: XLA sorted a bf16 row of 24576 in twice the time of a float32 one on an H200, and
+		// GoMLX's Go backend (v0.28.8) gets the TopK of bfloat16 rows wrong
+		pre = ConvertDType(pre, dtypes.Float32)
+	}
+	if s.fullSort || len(chunks) == 0 {
+		return topKIdx(pre, k, gomlx)
+	}
+	return topKChunked(pre, k, gomlx, chunks[0], chunks[1:]...)
+}
+
+// topKChunks plans topKChunked's levels for rows of n and k, from what was measured on an H200:
+//   - k ≤ 64: the first level takes the largest chunk size of 64, 32, 16, 8, 4 that leaves at least k
+//     chunks and fewer candidates than n; further levels (16, 8, 4) run while more than 1024 candidates
+//     remain; the sorts are topKIdx's packed keys. At 24576, k 32 (bf16), 64 then 16 took 3.08 ms per
+//     step against 3.89 for session 2's single level of 32 with GoMLX's TopK (3.22 for 32 then 8 or 64,
+//     16 then 4; 3.28 for 64 then 16 with GoMLX's TopK).
+//   - larger k (AuxK's k_aux = d_in/2): one level of 32, 16, 8 or 4, and GoMLX's TopK (stable) on float32
+//     values: 9.0 ms per AuxK step at k_aux 384, where four levels of packed-key sorts took 42 ms.
+//
+// nil chunks means no chunking fits (a full sort).
+func topKChunks(n, k int) (chunks []int, stable bool) {
+	if k > 64 {
+		for _, c := range []int{32, 16, 8, 4} {
+			if n%c == 0 && n/c >= k && k*c < n {
+				return []int{c}, true
+			}
+		}
+		return nil, true
+	}
+	sizes := []int{64, 32, 16, 8, 4}
+	for len(chunks) == 0 || n > 1024 {
+		c := 0
+		for _, cc := range sizes {
+			if n%cc == 0 && n/cc >= k && k*cc < n {
+				c = cc
+				break
+			}
+		}
+		if c == 0 {
 			break
 		}
+		chunks = append(chunks, c)
+		n = k * c
+		sizes = []int{16, 8, 4}
 	}
-	if fullSort || c == 0 {
-		_, idx := TopK(pre, k, -1)
+	return chunks, false
+}
+
+// topKIdx returns the indices [B,k] (Int32) of the k largest entries of each row of v [B,n] by one sort
+// per row. bfloat16 rows (n ≤ 65536) sort one int32 key per entry: the value's bits made
+// order-preserving as a signed integer (negative values get their magnitude bits flipped) in the high 16
+// bits and the column in the low 16, so the sort moves 4 bytes per entry instead of a value, an index and
+// the iota XLA adds to make a sort stable (10); other dtypes sort values and column indices unstably.
+// gomlx uses GoMLX's TopK (stable) instead.
+func topKIdx(v *Node, k int, gomlx bool) *Node {
+	g := v.Graph()
+	B, n := v.Shape().Dimensions[0], v.Shape().Dimensions[1]
+	cols := Iota(g, shapes.Make(dtypes.Int32, B, n), 1)
+	first := func(x *Node) *Node { return Slice(x, AxisRange(), AxisRange(0, k)) }
+	switch {
+	case gomlx:
+		_, idx := TopK(v, k, -1)
 		return idx
+	case v.DType() == dtypes.BFloat16 && n <= 1<<16:
+		s := ConvertDType(Bitcast(v, dtypes.Int16), dtypes.Int32) // sign-extended bits
+		o := Where(LessThan(s, ScalarZero(g, dtypes.Int32)), BitwiseXor(s, Scalar(g, dtypes.Int32, 0x7fff)), s)
+		key := Add(Mul(o, Scalar(g, dtypes.Int32, 1<<16)), cols)
+		return BitwiseAnd(first(Sort(key, -1, false)), Scalar(g, dtypes.Int32, 0xffff))
 	}
+	dt := v.DType()
+	cmp := NewClosure(g, func(g *Graph) []*Node {
+		a := Parameter(g, "a", shapes.Make(dt))
+		b := Parameter(g, "b", shapes.Make(dt))
+		_ = Parameter(g, "ia", shapes.Make(dtypes.Int32))
+		_ = Parameter(g, "ib", shapes.Make(dtypes.Int32))
+		return []*Node{GreaterThan(a, b)}
+	})
+	return first(SortFunc(cmp, -1, false, v, cols)[1])
+}
+
+// topKChunked is topKSel's chunked top-k with chunks of c (S divisible by c, S/c ≥ k); with more chunk
+// sizes, the top k of the k·c candidates is found the same way, recursively.
+func topKChunked(pre *Node, k int, gomlx bool, c int, more ...int) *Node {
+	B, S := pre.Shape().Dimensions[0], pre.Shape().Dimensions[1]
 	g := pre.Graph()
 	nc := S / c
 	cmax := ReduceMax(Reshape(pre, B, nc, c), 2) // [B, nc]
-	_, ci := TopK(cmax, k, -1)                   // [B, k] chunk indices
+	ci := topKIdx(cmax, k, gomlx)                // [B, k] chunk indices
 	rowC := MulScalar(Iota(g, ci.Shape(), 0), float64(nc))
 	flatC := Add(ci, ConvertDType(rowC, dtypes.Int32))
-	cand := Gather(Reshape(pre, B*nc, c), InsertAxes(flatC, -1)) // [B, k, c]
-	_, pi := TopK(Reshape(cand, B, k*c), k, -1)                  // [B, k] in [0, k·c)
+	cand := Reshape(Gather(Reshape(pre, B*nc, c), InsertAxes(flatC, -1)), B, k*c) // [B, k·c]
+	var pi *Node                                                                  // [B, k] in [0, k·c)
+	if len(more) > 0 {
+		pi = topKChunked(cand, k, gomlx, more[0], more[1:]...)
+	} else {
+		pi = topKIdx(cand, k, gomlx)
+	}
 	cI := Scalar(g, dtypes.Int32, c)
 	slot := Div(pi, cI)
 	elem := Sub(pi, Mul(slot, cI))
@@ -84,9 +178,21 @@ func topKGraph(pre *Node, k int, fullSort bool) *Node {
 }
 
 // selectionPre is the dense encoder pre-activation [B,S] used only to choose latents (no gradient flows
-// through it): float32, or bfloat16 operands when BF16Matmuls (rounding can swap near-tied latents).
+// through it; the k chosen are recomputed in float32). With BF16Matmuls it is one bfloat16 product with
+// a bfloat16 result, the bias folded in as an extra column, [x−b_dec | 1]·[W_enc | b_enc]ᵀ (the width
+// padded to a multiple of 8 for the tensor cores): half the bytes of a float32 [B,S] result and no
+// separate pass to add b_enc. Rounding can swap near-tied latents at the k-th place.
 func (t *trainer) selectionPre(xin, wEncT, bEnc *Node) *Node {
-	return Add(t.mm(xin, []int{1}, wEncT, []int{1}), InsertAxes(bEnc, 0))
+	if !t.cfg.BF16Matmuls || strings.Contains(t.cfg.deviceGraph, "f32select") {
+		return Add(t.mm(xin, []int{1}, wEncT, []int{1}), InsertAxes(bEnc, 0))
+	}
+	g := xin.Graph()
+	B, d, S := xin.Shape().Dimensions[0], xin.Shape().Dimensions[1], wEncT.Shape().Dimensions[0]
+	pad := (8 - (d+1)%8) % 8
+	bf := t.half()
+	xa := Concatenate([]*Node{ConvertDType(xin, bf), Ones(g, shapes.Make(bf, B, 1+pad))}, 1)                                          // [B,d+1+pad]
+	wa := Concatenate([]*Node{ConvertDType(wEncT, bf), ConvertDType(InsertAxes(bEnc, -1), bf), Zeros(g, shapes.Make(bf, S, pad))}, 1) // [S,d+1+pad]
+	return DotGeneral(xa, []int{1}, nil, wa, []int{1}, nil)
 }
 
 // deviceBookkeeping returns firedAcc', since', badStep', nDead from the step's firing counts and
@@ -169,7 +275,7 @@ func (t *trainer) trainStepDevice(xT *tensors.Tensor, sync bool) (p Progress, er
 	if t.dev == nil || t.dev.since == nil {
 		t.initDevice()
 	}
-	v := stepVariant{device: true, aux: t.dev.deadView > 0 && t.cfg.AuxCoef > 0}
+	v := stepVariant{device: true, aux: t.dev.deadView > 0 && t.cfg.AuxCoef > 0 && t.cfg.Arch != ArchReLU && t.cfg.Arch != ArchJumpReLU}
 	e, err := t.exec(v)
 	if err != nil {
 		return p, err
@@ -179,7 +285,8 @@ func (t *trainer) trainStepDevice(xT *tensors.Tensor, sync bool) (p Progress, er
 	for _, s := range t.state {
 		args = append(args, s)
 	}
-	hyper := []float32{float32(lr), float32(1 - math.Pow(adamB1, stepNum)), float32(1 - math.Pow(adamB2, stepNum)), t.scale, float32(stepNum)}
+	hyper := []float32{float32(lr), float32(1 - math.Pow(adamB1, stepNum)), float32(1 - math.Pow(adamB2, stepNum)), t.scale, float32(stepNum),
+		float32(t.sparsityCoef())}
 	args = append(args, tensors.FromFlatDataAndDimensions(hyper, len(hyper)), t.dev.since, t.dev.fired, t.dev.bad)
 	outs, err := e.Exec(args...)
 	if err != nil {
@@ -230,10 +337,12 @@ func (t *trainer) trainStepDevice(xT *tensors.Tensor, sync bool) (p Progress, er
 	return p, nil
 }
 
-// prefetcher reads, checks and uploads the next batches on its own goroutine while the device runs the
-// current step (an XLA execution blocks until the device is done, and the upload of a batch takes about
-// as long as a step on a GPU). Batches come out in source order with the source position after each, so
-// checkpoints and resumes are unchanged.
+// prefetcher reads, checks and uploads the next batches while the device runs the current step (an XLA
+// execution blocks until the device is done, and the upload of a batch takes about as long as a step on a
+// GPU). Reading (a copy and the finiteness check) and uploading run on two goroutines, so that a batch is
+// read while the previous one is uploaded: on an H200 one goroutine doing both made the training loop
+// 1.1 ms per step slower than the step. Batches come out in source order with the source position after
+// each, so checkpoints and resumes are unchanged.
 type prefetcher struct {
 	out  chan prefetched
 	free chan *tensors.Tensor
@@ -253,15 +362,18 @@ const prefetchDepth = 2
 // step t.step (already read, t.rows counts it).
 func (t *trainer) startPrefetch(src Source, first []float32) *prefetcher {
 	B, d := t.cfg.BatchSize, t.d
-	pf := &prefetcher{out: make(chan prefetched, prefetchDepth), free: make(chan *tensors.Tensor, prefetchDepth+2), done: make(chan struct{})}
-	for range prefetchDepth + 2 {
+	const buffers = prefetchDepth + 5 // queued for the step, read, being read, being uploaded, in use
+	pf := &prefetcher{out: make(chan prefetched, prefetchDepth), free: make(chan *tensors.Tensor, buffers), done: make(chan struct{})}
+	for range buffers {
 		pf.free <- tensors.FromShape(shapes.Make(dtypes.Float32, B, d))
 	}
+	read := make(chan prefetched, 1)
 	rows := t.rows
 	step := t.step
-	pf.wg.Add(1)
-	go func() {
+	pf.wg.Add(2)
+	go func() { // reader
 		defer pf.wg.Done()
+		defer close(read)
 		for ; step < t.steps; step++ {
 			var x *tensors.Tensor
 			select {
@@ -279,15 +391,28 @@ func (t *trainer) startPrefetch(src Source, first []float32) *prefetcher {
 					rows += int64(B)
 				}
 			}
-			if err == nil {
-				err = x.MaterializeOnDevice(t.backend, false, 0)
-			}
 			select {
-			case pf.out <- prefetched{x: x, rows: rows, err: err}:
+			case read <- prefetched{x: x, rows: rows, err: err}:
 			case <-pf.done:
 				return
 			}
 			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() { // uploader
+		defer pf.wg.Done()
+		for b := range read {
+			if b.err == nil {
+				b.err = b.x.MaterializeOnDevice(t.backend, false, 0)
+			}
+			select {
+			case pf.out <- b:
+			case <-pf.done:
+				return
+			}
+			if b.err != nil {
 				return
 			}
 		}

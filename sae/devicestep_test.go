@@ -8,39 +8,77 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/dtypes/bfloat16"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
 	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // TestTopKGraphMatchesTopKIndices: the chunked in-graph top-k picks exactly the k largest entries of each
-// row (as a set; random data has no ties), for shapes that use each chunk size and the full-sort fallback.
+// row (compared by value, so that ties among bfloat16 values may pick either), for float32 and bfloat16
+// (packed-key sorts) rows, shapes that use each chunk size and planned levels, the full sort and GoMLX TopK.
 func TestTopKGraphMatchesTopKIndices(t *testing.T) {
 	be, err := compute.NewWithConfig("go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(7, 7))
-	for _, c := range []struct{ B, S, k int }{{4, 1536, 32}, {3, 256, 16}, {5, 96, 8}, {2, 60, 7}, {6, 64, 4}, {2, 40, 40}} {
-		pre := randVec(r, c.B*c.S, 1)
-		e, err := NewExec(be, func(x *Node) *Node { return topKGraph(x, c.k, false) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := e.Exec(tensors.FromFlatDataAndDimensions(pre, c.B, c.S))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := tensors.CopyFlatData[int32](out[0])
-		want := make([]int32, c.k)
-		for row := range c.B {
-			topKIndices(pre[row*c.S:(row+1)*c.S], c.k, want)
-			g := slices.Clone(got[row*c.k : (row+1)*c.k])
-			slices.Sort(g)
-			w := slices.Clone(want)
-			slices.Sort(w)
-			if !slices.Equal(g, w) {
-				t.Fatalf("B=%d S=%d k=%d row %d: got %v want %v", c.B, c.S, c.k, row, g, w)
+	for _, c := range []struct {
+		B, S, k int
+		sel     topKSel
+	}{{4, 1536, 32, topKSel{}}, {3, 256, 16, topKSel{}}, {5, 96, 8, topKSel{}}, {2, 60, 7, topKSel{}}, {6, 64, 4, topKSel{}},
+		{2, 40, 40, topKSel{}}, {3, 4096, 16, topKSel{}}, {2, 24576, 32, topKSel{}}, {4, 1536, 32, topKSel{chunks: []int{16, 4}}},
+		{3, 4096, 16, topKSel{chunks: []int{32, 8, 2}}}, {5, 96, 4, topKSel{chunks: []int{8, 2}}}, {4, 1536, 32, topKSel{gomlx: true}},
+		{3, 500, 16, topKSel{fullSort: true}}, {2, 24576, 384, topKSel{}}, {3, 4096, 128, topKSel{}}, {2, 4096, 32, topKSel{gomlx: true}}} {
+		for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.BFloat16} {
+			pre := randVec(r, c.B*c.S, 1)
+			if dt == dtypes.BFloat16 { // the reference sees the rounded values; half of the rows negative
+				for i := range pre {
+					if (i/c.S)%2 == 1 {
+						pre[i] -= 10
+					}
+					pre[i] = bfloat16.FromFloat32(pre[i]).Float32()
+				}
 			}
+			e, err := NewExec(be, func(x *Node) *Node { return c.sel.indices(ConvertDType(x, dt), c.k) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := e.Exec(tensors.FromFlatDataAndDimensions(pre, c.B, c.S))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := tensors.CopyFlatData[int32](out[0])
+			want := make([]int32, c.k)
+			for row := range c.B {
+				// compare the selected values (ties among bf16 values may pick different indices)
+				topKIndices(pre[row*c.S:(row+1)*c.S], c.k, want)
+				gv, wv := make([]float32, c.k), make([]float32, c.k)
+				seen := map[int32]bool{}
+				for m := range c.k {
+					if g := got[row*c.k+m]; g < 0 || int(g) >= c.S || seen[g] {
+						t.Fatalf("%+v %s row %d: bad or repeated index %d in %v", c, dt, row, g, got[row*c.k:(row+1)*c.k])
+					} else {
+						seen[g] = true
+						gv[m] = pre[row*c.S+int(g)]
+					}
+					wv[m] = pre[row*c.S+int(want[m])]
+				}
+				slices.Sort(gv)
+				slices.Sort(wv)
+				if !slices.Equal(gv, wv) {
+					t.Fatalf("%+v %s row %d: got values %v want %v", c, dt, row, gv, wv)
+				}
+			}
+		}
+	}
+	for _, c := range []struct {
+		n, k   int
+		want   []int
+		stable bool
+	}{{24576, 32, []int{64, 16}, false}, {16384, 64, []int{64, 16}, false}, {24576, 384, []int{32}, true}, {64, 4, []int{8}, false}, {40, 40, nil, false}} {
+		if got, st := topKChunks(c.n, c.k); !slices.Equal(got, c.want) || st != c.stable {
+			t.Fatalf("topKChunks(%d, %d) = %v %v, want %v %v", c.n, c.k, got, st, c.want, c.stable)
 		}
 	}
 }
@@ -164,6 +202,94 @@ func TestDeviceTrainResume(t *testing.T) {
 		if !slices.Equal(pair[0].SAE.WDec, pair[1].SAE.WDec) || !slices.Equal(pair[0].SAE.WEnc, pair[1].SAE.WEnc) ||
 			!slices.Equal(pair[0].LogSparsity, pair[1].LogSparsity) {
 			t.Fatal("OnDevice runs differ (resume or repeat)")
+		}
+	}
+}
+
+// TestDeviceStepBF16Graphs checks the bfloat16 OnDevice graphs (the default: selection with the bias
+// folded into the product and a bf16 result, F and ∂pre scattered as bf16, AuxK's ∂pre scatter-added
+// into ∂pre; and the two earlier layouts kept for benchmarks), with AuxK on:
+//   - structure: run with float32 as their reduced precision, every graph follows the sparse Go step to
+//     float32 rounding (weights, Adam moments, firing counts) over 4 steps;
+//   - precision: in real bfloat16, one step's loss terms are within 3% of float32's (near-tied latents swap).
+func TestDeviceStepBF16Graphs(t *testing.T) {
+	be, err := compute.NewWithConfig("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDeviceStepBF16Graphs(t, be)
+}
+
+// checkDeviceStepBF16Graphs runs TestDeviceStepBF16Graphs's checks with the OnDevice graphs on devBackend.
+func checkDeviceStepBF16Graphs(t *testing.T, devBackend compute.Backend) {
+	const d, B = 16, 32
+	data := synthData(B*12, d, 48, 3, 11)
+	be, err := compute.NewWithConfig("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := TrainConfig{DSAE: 64, K: 4, BatchSize: B, Tokens: B * 12, LR: 3e-3, Seed: 5, KAux: 8, DeadTokens: B * 100, WarmupSteps: 2}
+	base, _ := newTestTrainer(t, be, cfg, data, d)
+	for j := range base.since {
+		if j%2 == 0 {
+			base.since[j] = cfg.DeadTokens + B*100
+		}
+	}
+	run := func(bf16 bool, variant string, lowp dtypes.DType, steps int) (*trainer, Progress) {
+		c := base.cfg
+		c.BF16Matmuls, c.deviceGraph = bf16, variant
+		tr := cloneTrainer(t, base, c)
+		tr.onDevice, tr.lowp, tr.backend = true, lowp, devBackend
+		var first Progress
+		for s := range steps {
+			p, err := tr.trainStep(data[s*B*d:(s+1)*B*d], true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s == 0 {
+				if p.AuxLoss == 0 {
+					t.Fatalf("%q: AuxK not active", variant)
+				}
+				first = p
+			}
+			tr.step++
+		}
+		return tr, first
+	}
+	// the reference: the sparse Go step (an independent implementation), 4 steps
+	ref := cloneTrainer(t, base, base.cfg)
+	var refP Progress
+	for s := range 4 {
+		p, err := ref.trainStep(data[s*B*d:(s+1)*B*d], true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s == 0 {
+			refP = p
+		}
+		ref.step++
+	}
+	variants := []string{"", "f32scatter", "f32select", "f32select,f32scatter", "chunks=8/4", "gomlxtopk"}
+	for _, v := range variants {
+		tr, _ := run(true, v, dtypes.Float32, 4)
+		diffs := stateDiffs(t, ref, tr, 0, 3*nParams)
+		t.Logf("bf16 graph %q in float32 vs the sparse Go step: params %.2e, m %.2e", v, diffs[:nParams], diffs[nParams:2*nParams])
+		for i, x := range diffs {
+			if x > 2e-5 {
+				t.Fatalf("bf16 graph %q run in float32: state tensor %d differs by %.2e", v, i, x)
+			}
+		}
+		for j := range ref.firedTot {
+			if ref.firedTot[j] != tr.firedTot[j] || min(ref.since[j], cfg.DeadTokens) != min(tr.since[j], cfg.DeadTokens) {
+				t.Fatalf("bf16 graph %q run in float32: latent %d fired %d/%d", v, j, ref.firedTot[j], tr.firedTot[j])
+			}
+		}
+	}
+	for _, v := range variants {
+		_, p := run(true, v, dtypes.InvalidDType, 1)
+		t.Logf("bf16 graph %q: step 1 mse %.5f aux %.5f (float32: %.5f %.5f)", v, p.MSE, p.AuxLoss, refP.MSE, refP.AuxLoss)
+		if math.Abs(p.MSE-refP.MSE) > 0.03*refP.MSE || math.Abs(p.AuxLoss-refP.AuxLoss) > 0.03*refP.AuxLoss || p.L0 != refP.L0 {
+			t.Fatalf("bf16 graph %q: step 1 %+v, float32 %+v", v, p, refP)
 		}
 	}
 }

@@ -38,10 +38,16 @@ func (v stepVariant) key() string {
 
 func (t *trainer) buildStep(v stepVariant, in []*Node) []*Node {
 	if v.device {
+		if t.cfg.Arch == ArchReLU || t.cfg.Arch == ArchJumpReLU {
+			return t.buildDenseDeviceStep(in)
+		}
 		return t.buildDeviceStep(v.aux, in)
 	}
-	g := in[0].Graph()
 	cfg := t.cfg
+	if !v.sparse && !v.masked && (cfg.Arch == ArchReLU || cfg.Arch == ArchJumpReLU) && !cfg.AutodiffGraph {
+		return t.buildDenseGraphStep(in) // the same update with hand-written gradients (densegraph.go)
+	}
+	g := in[0].Graph()
 	x := in[inX]
 	wEncT, bEnc, bDec, logTh, wDec := in[inParams], in[inParams+1], in[inParams+2], in[inParams+3], in[inParams+4]
 	coef, auxScale := in[inCoef], in[inAuxSc]
@@ -177,6 +183,22 @@ func (t *trainer) encodeExec() (*Exec, error) {
 	return e, err
 }
 
+// sparsityCoef is this step's ReLU L1 / JumpReLU L0 coefficient, with its linear warm-up (0 for TopK).
+func (t *trainer) sparsityCoef() float64 {
+	cfg := t.cfg
+	coef := 0.0
+	switch cfg.Arch {
+	case ArchReLU:
+		coef = cfg.L1Coef
+	case ArchJumpReLU:
+		coef = cfg.L0Coef
+	}
+	if cfg.SparsityWarmupSteps > 0 && t.step < cfg.SparsityWarmupSteps {
+		coef *= float64(t.step+1) / float64(cfg.SparsityWarmupSteps)
+	}
+	return coef
+}
+
 // trainStep runs one step on batch. sync asks the OnDevice step to read its results back (progress
 // reports, checkpoints, the end); the other steps always do.
 func (t *trainer) trainStep(batch []float32, sync bool) (p Progress, err error) {
@@ -198,16 +220,7 @@ func (t *trainer) trainStep(batch []float32, sync bool) (p Progress, err error) 
 	}
 	stepNum := float64(t.step + 1)
 	lr := cfg.lrAt(t.step, t.steps)
-	coef := 0.0
-	switch cfg.Arch {
-	case ArchReLU:
-		coef = cfg.L1Coef
-	case ArchJumpReLU:
-		coef = cfg.L0Coef
-	}
-	if cfg.SparsityWarmupSteps > 0 && t.step < cfg.SparsityWarmupSteps {
-		coef *= float64(t.step+1) / float64(cfg.SparsityWarmupSteps)
-	}
+	coef := t.sparsityCoef()
 	var dead []bool
 	nDead := 0
 	for j := range S {

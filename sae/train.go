@@ -14,6 +14,7 @@ import (
 
 	"github.com/gofrs/flock"
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	_ "github.com/gomlx/compute/gobackend" // pure-Go CPU backend
 	. "github.com/gomlx/gomlx/core/graph"  //nolint:staticcheck
 	"github.com/gomlx/gomlx/core/tensors"
@@ -65,24 +66,34 @@ type TrainConfig struct {
 	// pre-activations recomputed and decoded by gathering W_dec rows in the graph). Measured slower than
 	// the dense masked graph on the pure-Go backend (its gather/scatter kernels are generic).
 	TopKSparse bool
-	// OnDevice trains TopK with one compiled graph per step that also selects the latents, runs AuxK
-	// and keeps the dead-latent counters on the device (devicestep.go): nothing but the batch crosses
-	// to the device. Auto (the zero value) turns it on for accelerator backends (not the Go backend or a
-	// CPU PJRT plugin).
+	// OnDevice trains TopK, ReLU and JumpReLU with one compiled graph per step that also scales the
+	// batch, (TopK) selects the latents and runs AuxK, and keeps the dead-latent counters on the device
+	// (devicestep.go; ReLU/JumpReLU: densegraph.go's hand-written gradients): nothing but the batch crosses
+	// to the device, and results are read back every few steps. Auto (the zero value) turns it on for
+	// accelerator backends (not the Go backend or a CPU PJRT plugin).
 	OnDevice Toggle
 	// BF16Matmuls (OnDevice) runs the step's dense matmuls (the encoder product that selects the k
 	// latents, and the [B,S]-sized gradient products for W_enc, W_dec and AuxK) with bfloat16 operands,
 	// float32 accumulation and results, as autocast does; the k selected pre-activations, the decode, the
-	// loss, Adam and the weights stay float32.
+	// loss, Adam and the weights stay float32. For ReLU / JumpReLU it does the same to the five products of
+	// the graph step with hand-written gradients (densegraph.go).
 	BF16Matmuls bool
 	// topKMethod (OnDevice): "chunked" (topKGraph's chunk maxima; "" means it) or "sort" (GoMLX's TopK,
 	// a full sort of each row; benchmarks). Chunked measured faster on CPU (5x, 384→6144) and on an H200
 	// (4.0 against 10.3 ms per 768→24576 bf16 step).
 	topKMethod string
-	// DenseGraph trains ReLU and JumpReLU with the autodiff GoMLX graph step on the pure-Go backend too,
-	// instead of the Go dense step (densestep.go: the same five matmuls, hand-written gradients and two
+	// deviceGraph (OnDevice with BF16Matmuls; benchmarks): "" the default graph; containing "f32scatter":
+	// F and ∂pre scattered as float32 and converted for the products; containing "f32select": the
+	// selection pre-activations as a float32 [B,S] matrix, b_enc added separately (both together are the
+	// graph before session 3's measurements); containing "chunks=c1/c2/...": topKChunked's chunk sizes.
+	deviceGraph string
+	// DenseGraph trains ReLU and JumpReLU with the GoMLX graph step (densegraph.go) on the pure-Go backend
+	// too, instead of the Go dense step (densestep.go: the same five matmuls, hand-written gradients and two
 	// fused elementwise passes). Other backends always use the graph step.
 	DenseGraph bool
+	// AutodiffGraph makes the ReLU / JumpReLU graph step take its gradients from GoMLX's autodiff instead
+	// of the hand-written ones (densegraph.go; the same update): for tests and benchmarks.
+	AutodiffGraph bool
 
 	// RunDir, if set, receives checkpoint.safetensors every CheckpointEvery steps (default 1000) and the
 	// final SAE (SAELens layout) in RunDir/final.
@@ -121,8 +132,13 @@ func lockRunDir(dir string) (func(), error) {
 
 // UsesDeviceStep says whether Train runs the OnDevice step for cfg on be (see TrainConfig.OnDevice).
 func UsesDeviceStep(cfg TrainConfig, be compute.Backend) bool {
-	topk := cfg.Arch == ArchTopK || cfg.Arch == ""
-	return cfg.OnDevice == On || cfg.OnDevice == Auto && topk && !cfg.TopKGraph && !cfg.TopKSparse && !isCPUBackend(be)
+	switch cfg.Arch {
+	case ArchTopK, "":
+		return cfg.OnDevice == On || cfg.OnDevice == Auto && !cfg.TopKGraph && !cfg.TopKSparse && !isCPUBackend(be)
+	case ArchReLU, ArchJumpReLU:
+		return cfg.OnDevice == On || cfg.OnDevice == Auto && !cfg.AutodiffGraph && !isCPUBackend(be)
+	}
+	return false // BatchTopK: its batch threshold is kept on the host
 }
 
 // usesDenseStep says whether ReLU/JumpReLU train with the Go dense step (densestep.go) on be.
@@ -306,6 +322,9 @@ type trainer struct {
 	sp       *sparseStep  // sparse topk/batchtopk step buffers
 	ds       *denseStep   // dense relu/jumprelu Go step buffers
 	mmExec   *Exec        // its encoder matmul
+	// lowp is the reduced precision of BF16Matmuls (bfloat16 when unset); tests set float32 to check the
+	// bfloat16 graphs' structure exactly.
+	lowp dtypes.DType
 }
 
 // Train trains an SAE on rows from src. See TrainConfig for the recipe and defaults.
@@ -350,8 +369,8 @@ func Train(ctx context.Context, src Source, cfg TrainConfig, opts TrainOptions) 
 		}
 		t.backend = b
 	}
-	if cfg.OnDevice == On && cfg.Arch != ArchTopK {
-		return nil, fmt.Errorf("sae: Train: OnDevice supports the topk architecture only (got %s)", cfg.Arch)
+	if cfg.OnDevice == On && cfg.Arch == ArchBatchTopK {
+		return nil, fmt.Errorf("sae: Train: OnDevice supports topk, relu and jumprelu, not %s (its batch threshold is kept on the host)", cfg.Arch)
 	}
 	t.onDevice = UsesDeviceStep(cfg, t.backend)
 	B := cfg.BatchSize

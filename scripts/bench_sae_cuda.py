@@ -90,6 +90,7 @@ def main():
         ("topk", 768, 24576, 32, "fp32", True),
         ("topk", 768, 24576, 32, "bf16", True),
         ("relu", 768, 24576, 0, "fp32", False),
+        ("relu", 768, 24576, 0, "autocast", False),
         ("topk", 2304, 16384, 64, "bf16", False),
     ]:
         if a.small:

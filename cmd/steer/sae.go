@@ -195,7 +195,7 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 				RunDir: filepath.Join(out, "run"), CheckpointEvery: checkpointEvery, Resume: resume, OnDevice: od, BF16Matmuls: bf16Matmuls,
 				Meta: sae.Meta{ModelName: modelName, HookName: hookName(site), Dataset: textName, ContextSize: ctxSize, PrependBOS: bos}}
 			if bf16Matmuls && !sae.UsesDeviceStep(tcfg, be) {
-				fmt.Fprintln(s.ErrOut, "note: --bf16 applies to the on-device TopK step (an accelerator --backend, or --on-device on); this run trains in float32")
+				fmt.Fprintln(s.ErrOut, "note: --bf16 applies to the on-device step (an accelerator --backend, or --on-device on); this run trains in float32")
 			}
 			start := time.Now()
 			res, err := sae.Train(cmd.Context(), src, tcfg, sae.TrainOptions{
@@ -255,8 +255,8 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 	f.BoolVar(&resume, "resume", false, "continue from DIR/run/checkpoint.safetensors")
 	f.IntVar(&checkpointEvery, "checkpoint-every", 100, "steps between checkpoints")
 	f.IntVar(&buffer, "buffer", 1<<16, "shuffle buffer (rows) for on-the-fly activations")
-	f.StringVar(&onDevice, "on-device", "auto", "topk: the whole step (selection, AuxK, dead-latent counters) in one compiled graph: auto (on any --backend but go), on or off")
-	f.BoolVar(&bf16Matmuls, "bf16", false, "with the on-device step: bfloat16 operands for its dense matmuls (selection, weight gradients), float32 accumulation, weights and Adam")
+	f.StringVar(&onDevice, "on-device", "auto", "topk, relu, jumprelu: the whole step (topk: selection, AuxK; dead-latent counters) in one compiled graph on the device: auto (on accelerator backends), on or off")
+	f.BoolVar(&bf16Matmuls, "bf16", false, "with the on-device step: bfloat16 operands for its dense matmuls (encoder, decoder, weight gradients), float32 accumulation, weights and Adam")
 	f.Var(&format, "format", "output format: text or json")
 	return cmd
 }
