@@ -24,7 +24,10 @@ type BenchConfig struct {
 	TopK        string // OnDevice: "sort", "chunked" or "" (the backend's best: sort on GPUs)
 	ForceAux    bool   // the step-alone timing starts with half of the latents dead, so AuxK runs
 	DeviceGraph string // OnDevice bf16 graph variant, for comparisons: "", "f32scatter", "f32select" or both
-	Seed        uint64
+	// ReLU / JumpReLU: DenseGraph trains with the graph step on the pure-Go backend too (not the Go dense
+	// step), AutodiffGraph with the autodiff graph step (TrainConfig's fields of those names).
+	DenseGraph, AutodiffGraph bool
+	Seed                      uint64
 }
 
 // BenchResult is one measurement. TrainTokensPerSec times Train itself (data source, checks, upload,
@@ -70,7 +73,8 @@ func Bench(ctx context.Context, be compute.Backend, c BenchConfig) (*BenchResult
 	B, d := c.BatchSize, c.DIn
 	data := SyntheticActivations(8*B, d, 4*d, 8, c.Seed+1)
 	cfg := TrainConfig{Arch: c.Arch, DSAE: c.DSAE, K: c.K, BatchSize: B, Tokens: int64(B * (c.Warmup + c.Steps)), Seed: c.Seed,
-		DeadTokens: 1 << 40, OnDevice: c.OnDevice, BF16Matmuls: c.BF16Matmuls, topKMethod: c.TopK, deviceGraph: c.DeviceGraph}
+		DeadTokens: 1 << 40, OnDevice: c.OnDevice, BF16Matmuls: c.BF16Matmuls, topKMethod: c.TopK, deviceGraph: c.DeviceGraph,
+		DenseGraph: c.DenseGraph, AutodiffGraph: c.AutodiffGraph}
 	src := NewSliceSource(data, d)
 	src.Loop = true
 	res := &BenchResult{Backend: be.String(), DIn: d, BatchSize: B, Steps: c.Steps}

@@ -107,6 +107,12 @@ func BenchmarkXLATrain(b *testing.B) {
 			aux := bf
 			aux.ForceAux = true
 			vs = append(vs, variant{"topk_device_bf16_sort_" + tag, srt}, variant{"topk_device_bf16_auxk_" + tag, aux})
+			// ReLU's per-step graph loop (OnDevice off), hand-written and autodiff
+			graph := base
+			graph.Arch, graph.K, graph.OnDevice = ArchReLU, 0, Off
+			autodiff := graph
+			autodiff.AutodiffGraph = true
+			vs = append(vs, variant{"relu_graph_f32_" + tag, graph}, variant{"relu_graph_autodiff_f32_" + tag, autodiff})
 			for _, arch := range []Arch{ArchReLU, ArchJumpReLU} {
 				for _, bf16 := range []bool{false, true} {
 					c := base
@@ -134,14 +140,7 @@ func BenchmarkXLATrain(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				line, _ := json.Marshal(map[string]any{"variant": v.name, "result": res})
-				fmt.Println(string(line))
-				if p := os.Getenv("STEER_SAE_BENCH_JSON"); p != "" {
-					if f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
-						f.Write(append(line, '\n'))
-						f.Close()
-					}
-				}
+				benchLine(map[string]any{"variant": v.name, "result": res})
 				b.ReportMetric(res.TrainTokensPerSec, "train_tokens/s")
 				b.ReportMetric(res.ResidentTokensPerSec, "resident_tokens/s")
 			}
@@ -314,14 +313,7 @@ func BenchmarkXLAParts(b *testing.B) {
 		}
 		sync()
 		ms := float64(time.Since(t0).Microseconds()) / 1000 / n
-		line, _ := json.Marshal(map[string]any{"part": p.name, "ms": ms, "B": B, "d": d, "S": S, "k": k})
-		fmt.Println(string(line))
-		if f := os.Getenv("STEER_SAE_BENCH_JSON"); f != "" {
-			if fh, err := os.OpenFile(f, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
-				fh.Write(append(line, '\n'))
-				fh.Close()
-			}
-		}
+		benchLine(map[string]any{"part": p.name, "ms": ms, "B": B, "d": d, "S": S, "k": k})
 	}
 }
 
@@ -337,4 +329,16 @@ func selected(env, name string) bool {
 		}
 	}
 	return false
+}
+
+// benchLine prints v as a JSON line and appends it to $STEER_SAE_BENCH_JSON if set.
+func benchLine(v any) {
+	line, _ := json.Marshal(v)
+	fmt.Println(string(line))
+	if p := os.Getenv("STEER_SAE_BENCH_JSON"); p != "" {
+		if f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+			f.Write(append(line, '\n'))
+			f.Close()
+		}
+	}
 }

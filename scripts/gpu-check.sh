@@ -10,8 +10,9 @@
 #
 # then, on the GPU machine, from the repository root: OUT=results bash scripts/gpu-check.sh .gpu
 # STEER_GPU_SECTIONS picks sections (comma-separated; default all): correct, torch, parts (where a step's
-# time goes), bench (steer's step variants; STEER_SAE_BENCH_ONLY filters them), dense (ReLU/JumpReLU
-# graphs), hlo (XLA's optimised HLO of the bf16 step, into $OUT/hlo.tar.xz), e2e (train + eval tiny-lm).
+# time goes; STEER_SAE_PARTS_ONLY filters them), bench (steer's step variants, TopK, ReLU and JumpReLU;
+# STEER_SAE_BENCH_ONLY filters them), hlo (XLA's optimised HLO of the bf16 step, into $OUT/hlo.tar.xz),
+# e2e (train + eval tiny-lm).
 set -u
 BIN=$(cd "${1:-.gpu}" && pwd)
 OUT=${OUT:-/tmp/steer-gpu}
@@ -42,10 +43,6 @@ fi
 if on bench; then
   echo "== steer step variants ($(el))"
   (cd sae && timeout "${STEER_BENCH_TIMEOUT:-240}" "$BIN/sae.test" -test.run '^$' -test.bench XLATrain -test.benchtime 1x 2>&1 | grep -E 'variant|FAIL|panic|rror' | cut -c1-700)
-fi
-if on dense; then
-  echo "== ReLU/JumpReLU graph steps ($(el))"
-  (cd sae && timeout 150 "$BIN/sae.test" -test.run '^$' -test.bench XLADense -test.benchtime 1x 2>&1 | grep -E 'variant|FAIL|panic|rror' | cut -c1-700)
 fi
 if on torch; then
   echo "== PyTorch on this card ($(el))"

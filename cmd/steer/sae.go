@@ -84,6 +84,9 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 		tokens          int64
 		batch           int
 		lr              float64
+		warmup          int
+		decayFrac       float64
+		decay           string
 		seed            uint64
 		resume          bool
 		checkpointEvery int
@@ -114,6 +117,12 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 			}
 			if !sae.Arch(arch).Valid() {
 				return &usageError{fmt.Sprintf("--arch must be topk, batchtopk, relu or jumprelu, not %q", arch)}
+			}
+			if decay != "linear" && decay != "cosine" {
+				return &usageError{fmt.Sprintf("--lr-decay-shape must be linear or cosine, not %q", decay)}
+			}
+			if warmup < 0 {
+				return &usageError{fmt.Sprintf("--lr-warmup must not be negative (got %d)", warmup)}
 			}
 			if tokens < int64(batch) || batch < 1 {
 				return &usageError{fmt.Sprintf("--tokens (%d) must be at least one --batch (%d)", tokens, batch)}
@@ -192,6 +201,7 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 			fmt.Fprintf(logf, "# %s %s %s\n", time.Now().UTC().Format(time.RFC3339), cmd.CommandPath(), strings.Join(cl, " "))
 			var last sae.Progress
 			tcfg := sae.TrainConfig{Arch: sae.Arch(arch), DSAE: dsae, K: k, BatchSize: batch, Tokens: tokens, LR: lr, Seed: seed,
+				WarmupSteps: warmup, DecayFrac: decayFrac, Decay: decay,
 				RunDir: filepath.Join(out, "run"), CheckpointEvery: checkpointEvery, Resume: resume, OnDevice: od, BF16Matmuls: bf16Matmuls,
 				Meta: sae.Meta{ModelName: modelName, HookName: hookName(site), Dataset: textName, ContextSize: ctxSize, PrependBOS: bos}}
 			if bf16Matmuls && !sae.UsesDeviceStep(tcfg, be) {
@@ -251,6 +261,9 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 	f.Int64Var(&tokens, "tokens", 2_000_000, "training tokens")
 	f.IntVar(&batch, "batch", 4096, "tokens per step")
 	f.Float64Var(&lr, "lr", 0, "learning rate (default 2e-4/sqrt(d_sae/2^14))")
+	f.IntVar(&warmup, "lr-warmup", 0, "steps of linear learning-rate warm-up (default min(1000, steps/20))")
+	f.Float64Var(&decayFrac, "lr-decay", 0, "the learning rate decays to 0 over this last fraction of the steps (default 0.2; negative: no decay)")
+	f.StringVar(&decay, "lr-decay-shape", "linear", "shape of the decay: linear or cosine")
 	f.Uint64Var(&seed, "seed", 0, "seed (initialisation and data shuffling)")
 	f.BoolVar(&resume, "resume", false, "continue from DIR/run/checkpoint.safetensors")
 	f.IntVar(&checkpointEvery, "checkpoint-every", 100, "steps between checkpoints")
