@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
 	"github.com/steer-dev/steer/internal/sharedtest"
 	"github.com/steer-dev/steer/model"
 	"github.com/steer-dev/steer/sae"
@@ -113,6 +114,100 @@ func TestSpliceMatchesReplace(t *testing.T) {
 	for i := range a.Logits().Data {
 		if math.Abs(float64(a.Logits().Data[i]-b.Logits().Data[i])) > 2e-3 {
 			t.Fatalf("logit %d: splice %g, replace %g", i, a.Logits().Data[i], b.Logits().Data[i])
+		}
+	}
+}
+
+// logSoftmax turns the logits into log-probabilities inside the graph.
+type logSoftmax struct{}
+
+func (logSoftmax) Site() string                   { return "logits" }
+func (logSoftmax) Key() string                    { return "log_softmax" }
+func (logSoftmax) Params() []model.Param          { return nil }
+func (logSoftmax) Apply(x *Node, _ []*Node) *Node { return LogSoftmax(x, -1) }
+
+// TestCERunnerMatchesWholePasses: the CE figures ceRunner computes from the site on (chunks of C
+// contexts, the last one padded; per-position figures reduced in the graph) equal those of three whole
+// passes (clean, Replace by the reconstruction, ZeroAblate) with the log-probabilities read back and
+// summed on the host, as EvaluateSAE did before, at every kind of hook point.
+func TestCERunnerMatchesWholePasses(t *testing.T) {
+	m, _ := tiny(t)
+	r := rand.New(rand.NewPCG(7, 8))
+	rnd := func(n int, sc float32) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = (r.Float32()*2 - 1) * sc
+		}
+		return v
+	}
+	d, S := 384, 48
+	s := &sae.SAE{Arch: sae.ArchTopK, DIn: d, DSAE: S, K: 6, WEnc: rnd(d*S, 0.2), BEnc: rnd(S, 0.1), WDec: rnd(S*d, 0.3), BDec: rnd(d, 0.1),
+		Meta: sae.Meta{ApplyBDecToInput: true}}
+	B, T, V, n, first := 5, 12, m.VocabSize(), 4, 1
+	ids := make([][]int, B)
+	mask := make([]float32, B*T)
+	for b := range ids {
+		ids[b] = make([]int, T)
+		for i := range ids[b] {
+			if i > 0 && r.IntN(6) > 0 {
+				ids[b][i] = 1 + r.IntN(V-1)
+				mask[b*T+i] = 1
+			}
+		}
+	}
+	for _, site := range []string{"resid_post.2", "resid_pre.3", "attn_out.1", "mlp_out.4"} {
+		ce := newCERunner(m, site, 3, T, first) // chunks of 3: contexts 0-2, then 3 and two of padding
+		clean, err := m.Forward(ids, model.Capture(ce.captures()...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := newReconExec(m, s, B*T)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := clean.Get(site).Data
+		recon, _, err := rec.run(x, mask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ce.run(ids, clean, recon, mask, n); err != nil {
+			t.Fatal(err)
+		}
+		lp := func(iv ...model.Intervention) []float32 {
+			out, err := m.Forward(ids, model.Capture("logits"), model.Intervene(append(iv, logSoftmax{})...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out.Logits().Data
+		}
+		lc, ls, lz := lp(), lp(Replace(site, recon, mask, B, T)), lp(ZeroAblate(site, mask, B, T))
+		var c1, c2, c3, kl float64
+		for b := range n {
+			for p := first; p < T-1; p++ {
+				o := (b*T + p) * V
+				tgt := ids[b][p+1]
+				c1 -= float64(lc[o+tgt])
+				c2 -= float64(ls[o+tgt])
+				c3 -= float64(lz[o+tgt])
+				for v := range V {
+					l := float64(lc[o+v])
+					kl += math.Exp(l) * (l - float64(ls[o+v]))
+				}
+			}
+		}
+		if want := int64(n * (T - 1 - first)); ce.tokens != want {
+			t.Errorf("%s: %d CE tokens, want %d", site, ce.tokens, want)
+		}
+		for _, c := range []struct {
+			name      string
+			got, want float64
+		}{{"clean", ce.clean, c1}, {"spliced", ce.spliced, c2}, {"zero-ablated", ce.zero, c3}, {"KL", ce.kl, kl}} {
+			if math.Abs(c.got-c.want) > 1e-6*math.Abs(c.want) {
+				t.Errorf("%s: %s CE sum %.9g, whole passes %.9g", site, c.name, c.got, c.want)
+			}
+		}
+		if math.Abs(c2-c1) < 1e-3 || math.Abs(c3-c2) < 1e-3 {
+			t.Errorf("%s: the splice or the ablation changed nothing (%g %g %g)", site, c1, c2, c3)
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package model
 
 import (
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -179,4 +181,86 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// TestForwardFrom: a pass started at a hook point (From) from the residual stream a clean pass had
+// there gives that pass's logits and later captures, for each kind of hook point; an edit of the stream
+// gives what the same edit made by an intervention gives; hook points at or before the start are refused.
+func TestForwardFrom(t *testing.T) {
+	m := tinyLM(t)
+	ids := [][]int{{5, 17, 300, 42, 9, 7}, {0, 1, 2, 3, 4, 5}}
+	all := []string{"logits", "resid_post.4"}
+	for l := range 3 {
+		for _, k := range []string{"resid_pre", "attn_out", "mlp_out", "resid_post"} {
+			all = append(all, fmt.Sprintf("%s.%d", k, l))
+		}
+	}
+	ref, err := m.Forward(ids, Capture(all...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(a ...[]float32) []float32 {
+		out := slices.Clone(a[0])
+		for _, b := range a[1:] {
+			for i := range out {
+				out[i] += b[i]
+			}
+		}
+		return out
+	}
+	get := func(s string) []float32 { return ref.Get(s).Data }
+	streams := map[string][]float32{
+		"resid_pre.1":  get("resid_pre.1"),
+		"attn_out.1":   add(get("resid_pre.1"), get("attn_out.1")),
+		"mlp_out.1":    add(add(get("resid_pre.1"), get("attn_out.1")), get("mlp_out.1")),
+		"resid_post.1": get("resid_post.1"),
+	}
+	for site, stream := range streams {
+		out, err := m.Forward(ids, From(site, stream), Capture("logits", "resid_post.4", "resid_post.2"))
+		if err != nil {
+			t.Fatalf("%s: %v", site, err)
+		}
+		for _, c := range []string{"logits", "resid_post.4", "resid_post.2"} {
+			if d := maxDiff(out.Get(c).Data, get(c)); d > 1e-5 {
+				t.Errorf("from %s: %s differs from the whole pass by %g", site, c, d)
+			}
+		}
+	}
+	// an edit of the stream = the same edit by an intervention at the site
+	vec := testVec(m.DModel())
+	edited := slices.Clone(get("resid_post.1"))
+	for i := range edited {
+		edited[i] += 3 * vec[i%m.DModel()]
+	}
+	want, err := m.Forward(ids, Intervene(AddVector("resid_post.1", vec, 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Forward(ids, From("resid_post.1", edited))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff(got.Logits().Data, want.Logits().Data); d > 1e-4 {
+		t.Errorf("edited stream: logits differ from the intervention's by %g", d)
+	}
+	s := get("attn_out.1")
+	for _, c := range []struct {
+		opts []ForwardOption
+		msg  string
+	}{
+		{[]ForwardOption{From("attn_out.1", s), Capture("attn_out.1")}, "cannot capture attn_out.1"},
+		{[]ForwardOption{From("attn_out.1", s), Capture("resid_pre.0")}, "cannot capture resid_pre.0"},
+		{[]ForwardOption{From("attn_out.1", s), Intervene(AddVector("resid_pre.1", vec, 1))}, "comes before"},
+		{[]ForwardOption{From("attn_out.1", s[:10])}, "the stream has 10 values"},
+		{[]ForwardOption{From("logits", s)}, "not a residual-stream hook point"},
+		{[]ForwardOption{From("resid_post.9", s)}, "out of range"},
+	} {
+		if _, err := m.Forward(ids, c.opts...); err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("want an error with %q, got %v", c.msg, err)
+		}
+	}
+	// an intervention at the start site's later neighbour (mlp_out.1) still runs
+	if _, err := m.Forward(ids, From("attn_out.1", s), Intervene(AddVector("mlp_out.1", vec, 1))); err != nil {
+		t.Errorf("intervention after the start: %v", err)
+	}
 }

@@ -11,6 +11,8 @@
 //	logits        [B,T,V]  output logits (after final soft-capping, if any)
 //
 // Interventions at a site run first, in the order given; a capture at the same site sees the modified value.
+// From(site, stream) starts a pass at a hook point from a residual stream instead of the embeddings
+// (only the later layers run).
 //
 //	m, err := model.Load(dir)                       // or model.LoadFS(assets.TinyLM(), ".")
 //	out, err := m.Forward(ids, model.Capture("resid_post.3", "logits"),
@@ -93,6 +95,20 @@ func (m *Model) parseSite(site string) (int, error) {
 	return l, nil
 }
 
+// hookIndex orders the hook points along the forward pass: resid_pre.L, attn_out.L, mlp_out.L,
+// resid_post.L are 4L..4L+3, logits is 4·NumLayers.
+func (m *Model) hookIndex(site string) (int, error) {
+	l, err := m.parseSite(site)
+	if err != nil {
+		return 0, err
+	}
+	if l < 0 {
+		return 4 * m.Config.NumLayers, nil
+	}
+	kind, _, _ := strings.Cut(site, ".")
+	return 4*l + slices.Index([]string{"resid_pre", "attn_out", "mlp_out", "resid_post"}, kind), nil
+}
+
 // Param is a parameter tensor of an intervention, fed to the compiled graph at every call (so changing
 // its values never recompiles). Exactly one of F32 or I32 holds the data, row-major in Shape.
 type Param struct {
@@ -126,10 +142,12 @@ func (p Param) shapeKey() string {
 // Intervention modifies the activation at a hook point inside the graph.
 //
 // Apply receives the activation node (e.g. [B,T,D]) and one node per Param (same order, same shapes)
-// and returns the replacement, of the same shape. Params are graph inputs, so their values (a steering
-// strength, an SAE's weights, a clamp value) can change between calls without recompiling; Key must
-// identify the graph Apply builds (not the parameter values): interventions with equal Key and equal
-// parameter shapes share a compiled graph.
+// and returns the replacement, of the same shape; except at logits, the last hook point, where it may
+// return another shape (e.g. per-position statistics of the logits, so that only those leave the
+// device): later interventions at logits and the capture then see that shape. Params are graph
+// inputs, so their values (a steering strength, an SAE's weights, a clamp value) can change between
+// calls without recompiling; Key must identify the graph Apply builds (not the parameter values):
+// interventions with equal Key and equal parameter shapes share a compiled graph.
 type Intervention interface {
 	Site() string
 	Key() string
@@ -163,6 +181,8 @@ type ForwardOption func(*forwardOptions)
 type forwardOptions struct {
 	capture       []string
 	interventions []Intervention
+	from          string
+	stream        []float32
 }
 
 // Capture requests activations at hook points (see the package doc). Without Capture, Forward returns logits.
@@ -173,6 +193,18 @@ func Capture(sites ...string) ForwardOption {
 // Intervene applies interventions during the forward pass.
 func Intervene(iv ...Intervention) ForwardOption {
 	return func(o *forwardOptions) { o.interventions = append(o.interventions, iv...) }
+}
+
+// From starts the forward pass at a hook point instead of at the token embeddings: stream ([B,T,D],
+// row-major, B and T those of the ids) is the residual stream right after the hook point site took
+// effect: for resid_pre.L the stream entering layer L, for attn_out.L the stream after the attention
+// block's output was added, for mlp_out.L after the MLP block's output was added (the resid_post.L
+// hook still runs), for resid_post.L the stream leaving layer L. Only the later hook points run, so
+// captures and interventions must be at later ones; the ids give only the shape (positions 0..T-1).
+// With the stream of a clean pass (its captures), the outputs are those of the whole pass; with an
+// edited one, those of the pass with the edit made at site (each layer is computed once, in two calls).
+func From(site string, stream []float32) ForwardOption {
+	return func(o *forwardOptions) { o.from, o.stream = site, stream }
 }
 
 // Activation is a captured tensor: float32 data, row-major in Shape.
@@ -227,6 +259,7 @@ func (c *gctx) wOpt(name string) *Node { return c.weights[name] }
 // graphSpec is the structure of a compiled graph (the exec cache key, with the input shapes).
 type graphSpec struct {
 	cached        bool
+	start         int      // the hook points with hookIndex ≥ start run; > 0: from a residual-stream input (From)
 	captures      []string // sorted, unique; may include "logits"
 	lastOnly      bool     // logits only at the last position (generation)
 	stopLayer     int      // run layers [0, stopLayer)
@@ -235,7 +268,7 @@ type graphSpec struct {
 
 func (s *graphSpec) key() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "cached=%v last=%v stop=%d cap=%v", s.cached, s.lastOnly, s.stopLayer, s.captures)
+	fmt.Fprintf(&b, "cached=%v last=%v start=%d stop=%d cap=%v", s.cached, s.lastOnly, s.start, s.stopLayer, s.captures)
 	for _, iv := range s.interventions {
 		fmt.Fprintf(&b, " iv[%s@%s", iv.Key(), iv.Site())
 		for _, p := range iv.Params() {
@@ -250,7 +283,8 @@ func (s *graphSpec) key() string {
 //
 //	ids [B,T] i32, positions [B,T] i32, keyPositions [B,S] i32, keyValid [B,S] bool,
 //	(cached: offset scalar i32), per rope: invFreq [B,rot/2], scale scalar,
-//	(cached: K0, V0, K1, V1, ... [B*K,Cap,Dh]), intervention params..., weights...
+//	(cached: K0, V0, K1, V1, ... [B*K,Cap,Dh]), (from: the residual stream [B,T,D]),
+//	intervention params..., weights...
 //
 // Outputs: captures in spec order, then (cached) the updated K/V caches.
 func (m *Model) buildGraph(spec *graphSpec, g *Graph, in []*Node) []*Node {
@@ -276,6 +310,10 @@ func (m *Model) buildGraph(spec *graphSpec, g *Graph, in []*Node) []*Node {
 			c.cacheK[l], c.cacheV[l] = next(), next()
 		}
 	}
+	var stream *Node
+	if spec.start > 0 {
+		stream = next()
+	}
 	ivParams := make([][]*Node, len(spec.interventions))
 	for j, iv := range spec.interventions {
 		for range iv.Params() {
@@ -295,7 +333,7 @@ func (m *Model) buildGraph(spec *graphSpec, g *Graph, in []*Node) []*Node {
 		for j, iv := range spec.interventions {
 			if iv.Site() == site {
 				y := iv.Apply(x, ivParams[j])
-				if !y.Shape().Equal(x.Shape()) {
+				if site != "logits" && !y.Shape().Equal(x.Shape()) {
 					panic(errorf("intervention %s at %s returned shape %s, expected %s", iv.Key(), site, y.Shape(), x.Shape()))
 				}
 				x = y
@@ -307,14 +345,29 @@ func (m *Model) buildGraph(spec *graphSpec, g *Graph, in []*Node) []*Node {
 		return x
 	}
 
-	x := m.fam.embed(c, ids)
+	// Hook point h (hookIndex) and what it reads run when h ≥ start: all of them from the embeddings
+	// (start 0), from a From stream only those after its site.
+	start := spec.start
+	x := stream
+	if start == 0 {
+		x = m.fam.embed(c, ids)
+	}
 	for l := range spec.stopLayer {
-		ls := strconv.Itoa(l)
-		x = hook("resid_pre."+ls, x)
-		a := hook("attn_out."+ls, m.fam.attn(c, l, x))
-		x = Add(x, a)
-		f := hook("mlp_out."+ls, m.fam.mlp(c, l, x))
-		x = Add(x, f)
+		ls, h := strconv.Itoa(l), 4*l
+		if h+3 < start {
+			continue
+		}
+		if h >= start {
+			x = hook("resid_pre."+ls, x)
+		}
+		if h+1 >= start {
+			a := hook("attn_out."+ls, m.fam.attn(c, l, x))
+			x = Add(x, a)
+		}
+		if h+2 >= start {
+			f := hook("mlp_out."+ls, m.fam.mlp(c, l, x))
+			x = Add(x, f)
+		}
 		x = hook("resid_post."+ls, x)
 	}
 	if want["logits"] {
@@ -462,6 +515,32 @@ func (m *Model) Forward(ids [][]int, opts ...ForwardOption) (*Output, error) {
 		return nil, fmt.Errorf("input of %d tokens is longer than the model's context (%d positions)", T, mc)
 	}
 	spec := &graphSpec{}
+	if o.from != "" {
+		h, err := m.hookIndex(o.from)
+		if err != nil {
+			return nil, fmt.Errorf("forward from: %w", err)
+		}
+		if o.from == "logits" {
+			return nil, fmt.Errorf("forward from: logits is not a residual-stream hook point")
+		}
+		if n := B * T * m.DModel(); len(o.stream) != n {
+			return nil, fmt.Errorf("forward from %s: the stream has %d values, want %d ([%d,%d,%d])", o.from, len(o.stream), n, B, T, m.DModel())
+		}
+		spec.start = h + 1
+		for _, s := range o.capture {
+			if hc, err := m.hookIndex(s); err == nil && hc <= h {
+				return nil, fmt.Errorf("forward from %s: cannot capture %s, which comes before", o.from, s)
+			}
+		}
+		for _, iv := range o.interventions {
+			if iv == nil {
+				continue // reported by checkInterventions
+			}
+			if hi, err := m.hookIndex(iv.Site()); err == nil && hi <= h {
+				return nil, fmt.Errorf("forward from %s: intervention %s at %s comes before", o.from, iv.Key(), iv.Site())
+			}
+		}
+	}
 	stop := 0
 	seen := map[string]bool{}
 	for _, s := range o.capture {
@@ -512,6 +591,9 @@ func (m *Model) Forward(ids [][]int, opts ...ForwardOption) (*Output, error) {
 		maxPos[b] = T - 1
 	}
 	args = append(args, m.ropeArgs(maxPos)...)
+	if spec.start > 0 {
+		args = append(args, tensors.FromFlatDataAndDimensions(slices.Clone(o.stream), B, T, m.DModel()))
+	}
 	ivArgs, err := interventionArgs(spec.interventions)
 	if err != nil {
 		return nil, err
