@@ -26,15 +26,7 @@ import (
 // requires the same updates as the sparse Go step on the pure-Go backend, then a short Train run
 // with the bfloat16 selection that lowers the FVU.
 func TestXLADeviceStep(t *testing.T) {
-	plugin := os.Getenv("STEER_XLA_PLUGIN")
-	if plugin == "" {
-		t.Fatal("built with -tags xla: set STEER_XLA_PLUGIN to a PJRT plugin (.so)")
-	}
-	os.Setenv("GOMLX_NO_AUTO_INSTALL", "1")
-	be, err := compute.NewWithConfig("xla:" + plugin + ",tf32=false") // float32 as on the Go backend
-	if err != nil {
-		t.Fatal(err)
-	}
+	be := xlaBackend(t)
 	checkDeviceStepMatchesSparse(t, be)
 	t.Run("bf16-graphs", func(t *testing.T) { checkDeviceStepBF16Graphs(t, be) })
 	const d = 16
@@ -64,6 +56,31 @@ func TestXLADeviceStep(t *testing.T) {
 	}
 }
 
+// TestXLADenseGraph runs the hand-written ReLU / JumpReLU graph step (densegraph.go) and the OnDevice
+// step built on it through the XLA backend: the same updates as the autodiff graph step there, and a
+// bfloat16-product run that lowers the FVU.
+func TestXLADenseGraph(t *testing.T) {
+	be := xlaBackend(t)
+	checkDenseGraphMatchesAutodiff(t, be)
+	checkDenseGraphBF16Trains(t, be)
+}
+
+// xlaBackend is the XLA backend on the PJRT plugin STEER_XLA_PLUGIN (a CPU plugin in CI, jax-cuda13-pjrt's
+// on a GPU), never its auto-installer, with float32 matmuls in float32 (tf32=false: as on the Go backend,
+// and PyTorch's default).
+func xlaBackend(tb testing.TB) compute.Backend {
+	plugin := os.Getenv("STEER_XLA_PLUGIN")
+	if plugin == "" {
+		tb.Fatal("built with -tags xla: set STEER_XLA_PLUGIN to a PJRT plugin (.so)")
+	}
+	os.Setenv("GOMLX_NO_AUTO_INSTALL", "1")
+	be, err := compute.NewWithConfig("xla:" + plugin + ",tf32=false")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return be
+}
+
 // BenchmarkXLATrain measures SAE training throughput through the XLA backend (STEER_XLA_PLUGIN; on a GPU,
 // jax-cuda13-pjrt's plugin) for the workloads of ../shared/bench/h100-pytorch.md, with steer's step
 // variants: the OnDevice TopK step with float32 or bfloat16 matmuls, with the chunked (default) or the
@@ -74,15 +91,7 @@ func TestXLADeviceStep(t *testing.T) {
 //
 //	go test -c -tags xla ./sae && STEER_XLA_PLUGIN=... ./sae.test -test.run '^$' -test.bench XLATrain -test.benchtime 1x
 func BenchmarkXLATrain(b *testing.B) {
-	plugin := os.Getenv("STEER_XLA_PLUGIN")
-	if plugin == "" {
-		b.Fatal("set STEER_XLA_PLUGIN to a PJRT plugin (.so)")
-	}
-	os.Setenv("GOMLX_NO_AUTO_INSTALL", "1")
-	be, err := compute.NewWithConfig("xla:" + plugin + ",tf32=false") // float32 matmuls are float32 (PyTorch's default too)
-	if err != nil {
-		b.Fatal(err)
-	}
+	be := xlaBackend(b)
 	steps := 30
 	if v, err := strconv.Atoi(os.Getenv("STEER_SAE_BENCH_STEPS")); err == nil && v > 0 {
 		steps = v
@@ -154,15 +163,7 @@ func BenchmarkXLATrain(b *testing.B) {
 // keeps the parts whose name contains one of its comma-separated parts. Each part is
 // printed as a JSON line (and appended to $STEER_SAE_BENCH_JSON).
 func BenchmarkXLAParts(b *testing.B) {
-	plugin := os.Getenv("STEER_XLA_PLUGIN")
-	if plugin == "" {
-		b.Fatal("set STEER_XLA_PLUGIN to a PJRT plugin (.so)")
-	}
-	os.Setenv("GOMLX_NO_AUTO_INSTALL", "1")
-	be, err := compute.NewWithConfig("xla:" + plugin + ",tf32=false")
-	if err != nil {
-		b.Fatal(err)
-	}
+	be := xlaBackend(b)
 	B, d, S, k := 4096, 768, 24576, 32
 	if os.Getenv("STEER_SAE_BENCH_SMALL") != "" {
 		B, d, S = 256, 64, 2048
