@@ -61,17 +61,7 @@ func TestEvalReferenceSAE(t *testing.T) {
 // parameters) gives the same logits as replacing the site by the Go reconstruction EvaluateSAE uses.
 func TestSpliceMatchesReplace(t *testing.T) {
 	m, _ := tiny(t)
-	r := rand.New(rand.NewPCG(4, 5))
-	rnd := func(n int, sc float32) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = (r.Float32()*2 - 1) * sc
-		}
-		return v
-	}
-	d, S := 384, 48
-	s := &sae.SAE{Arch: sae.ArchTopK, DIn: d, DSAE: S, K: 6, WEnc: rnd(d*S, 0.2), BEnc: rnd(S, 0.1), WDec: rnd(S*d, 0.3), BDec: rnd(d, 0.1),
-		Meta: sae.Meta{ApplyBDecToInput: true}}
+	s, _ := randomSAE(4, 5)
 	ids := [][]int{{0, 51, 300, 42, 9, 0, 77, 1000}, {0, 5, 6, 7, 8, 9, 10, 11}}
 	B, T := 2, 8
 	mask := make([]float32, B*T)
@@ -132,17 +122,7 @@ func (logSoftmax) Apply(x *Node, _ []*Node) *Node { return LogSoftmax(x, -1) }
 // summed on the host, as EvaluateSAE did before, at every kind of hook point.
 func TestCERunnerMatchesWholePasses(t *testing.T) {
 	m, _ := tiny(t)
-	r := rand.New(rand.NewPCG(7, 8))
-	rnd := func(n int, sc float32) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = (r.Float32()*2 - 1) * sc
-		}
-		return v
-	}
-	d, S := 384, 48
-	s := &sae.SAE{Arch: sae.ArchTopK, DIn: d, DSAE: S, K: 6, WEnc: rnd(d*S, 0.2), BEnc: rnd(S, 0.1), WDec: rnd(S*d, 0.3), BDec: rnd(d, 0.1),
-		Meta: sae.Meta{ApplyBDecToInput: true}}
+	s, r := randomSAE(7, 8)
 	B, T, V, n, first := 5, 12, m.VocabSize(), 4, 1
 	ids := make([][]int, B)
 	mask := make([]float32, B*T)
@@ -210,4 +190,20 @@ func TestCERunnerMatchesWholePasses(t *testing.T) {
 			t.Errorf("%s: the splice or the ablation changed nothing (%g %g %g)", site, c1, c2, c3)
 		}
 	}
+}
+
+// randomSAE is a small random TopK SAE (k 6, 48 latents) for tiny-lm's d_model 384, and the generator
+// that made it (seeded by s1, s2).
+func randomSAE(s1, s2 uint64) (*sae.SAE, *rand.Rand) {
+	r := rand.New(rand.NewPCG(s1, s2))
+	rnd := func(n int, sc float32) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = (r.Float32()*2 - 1) * sc
+		}
+		return v
+	}
+	d, S := 384, 48
+	return &sae.SAE{Arch: sae.ArchTopK, DIn: d, DSAE: S, K: 6, WEnc: rnd(d*S, 0.2), BEnc: rnd(S, 0.1), WDec: rnd(S*d, 0.3), BDec: rnd(d, 0.1),
+		Meta: sae.Meta{ApplyBDecToInput: true}}, r
 }
