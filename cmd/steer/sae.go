@@ -241,8 +241,12 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 			if format == "json" {
 				return writeJSON(s.Out, sum)
 			}
-			fmt.Fprintf(s.Out, "%s: %s SAE %d→%d (k=%d) at %s of %s, %d tokens in %.1fs (%.0f tokens/s); last batch FVU %.4f, L0 %.1f, dead %.2f%%\n",
-				out, sa.Arch, sa.DIn, sa.DSAE, sa.K, site, modelName, sum.Tokens, el, sum.TokensPerSec, sum.FVU, sum.L0, 100*sum.DeadFrac)
+			kk := ""
+			if sa.Arch == sae.ArchTopK || sa.Arch == sae.ArchBatchTopK {
+				kk = fmt.Sprintf(" (k=%d)", sa.K)
+			}
+			fmt.Fprintf(s.Out, "%s: %s SAE %d→%d%s at %s of %s, %d tokens in %.1fs (%.0f tokens/s); last batch FVU %.4f, L0 %.1f, dead %.2f%%\n",
+				out, sa.Arch, sa.DIn, sa.DSAE, kk, site, modelName, sum.Tokens, el, sum.TokensPerSec, sum.FVU, sum.L0, 100*sum.DeadFrac)
 			if sum.TextEndDoc >= 0 {
 				fmt.Fprintf(s.Out, "held-out text starts at document %d (sae eval --skip-docs %d)\n", sum.TextEndDoc+1, sum.TextEndDoc+1)
 			}
