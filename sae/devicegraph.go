@@ -41,10 +41,16 @@ func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
 	pre := t.selectionPre(xin, wEncT, bEnc) // [B,S]
 	idx := t.selectTopK(pre, k)
 	idx1 := InsertAxes(idx, -1)
-	encRows := Gather(wEncT, idx1)                                                    // [B,k,d]
+	rows := func(w *Node) *Node { return Gather(w, idx1) } // the k selected rows [B,k,d]
+	if cfg.BF16Matmuls && strings.Contains(cfg.deviceGraph, "bf16rows") {
+		// (benchmarks) gather the rows from bfloat16 copies: half the bytes of the step's largest reads,
+		// at the price of bf16 weights in the recomputed pre-activations and the decode
+		rows = func(w *Node) *Node { return ConvertDType(Gather(ConvertDType(w, t.half()), idx1), dtypes.Float32) }
+	}
+	encRows := rows(wEncT)                                                            // [B,k,d]
 	preSel := Add(ReduceSum(Mul(encRows, InsertAxes(xin, 1)), 2), Gather(bEnc, idx1)) // [B,k]
 	vals := Max(preSel, zero)
-	decRows := Gather(wDec, idx1)                                                           // [B,k,d]
+	decRows := rows(wDec)                                                                   // [B,k,d]
 	xhat := Add(ReduceSum(Mul(decRows, InsertAxes(vals, -1)), 1), InsertAxes(bDec, 0))      // [B,d]
 	e := Sub(x, xhat)                                                                       // [B,d]
 	mse := DivScalar(ReduceAllSum(Square(e)), bf)                                           // Σ‖e‖²/B

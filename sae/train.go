@@ -85,7 +85,9 @@ type TrainConfig struct {
 	// deviceGraph (OnDevice with BF16Matmuls; benchmarks): "" the default graph; containing "f32scatter":
 	// F and ∂pre scattered as float32 and converted for the products; containing "f32select": the
 	// selection pre-activations as a float32 [B,S] matrix, b_enc added separately (both together are the
-	// graph before session 3's measurements); containing "chunks=c1/c2/...": topKChunked's chunk sizes.
+	// graph before session 3's measurements); containing "chunks=c1/c2/...": topKChunked's chunk sizes;
+	// containing "bf16rows": the k selected W_enc and W_dec rows gathered from bfloat16 copies (not yet
+	// measured on a GPU).
 	deviceGraph string
 	// DenseGraph trains ReLU and JumpReLU with the GoMLX graph step (densegraph.go) on the pure-Go backend
 	// too, instead of the Go dense step (densestep.go: the same five matmuls, hand-written gradients and two

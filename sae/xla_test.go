@@ -131,7 +131,7 @@ func BenchmarkXLATrain(b *testing.B) {
 			}
 			// the layouts measured before (session 2's graph: float32 selection and scatters, one level of
 			// 32, GoMLX's stable TopK sorts), one change at a time, and other chunk plans
-			for _, g := range []string{"f32scatter", "f32select", "gomlxtopk",
+			for _, g := range []string{"f32scatter", "f32select", "gomlxtopk", "bf16rows",
 				"chunks=32/8", "chunks=64/16/4", "chunks=32", "chunks=64/8"} {
 				v := bf
 				v.DeviceGraph = g
