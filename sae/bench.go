@@ -23,7 +23,7 @@ type BenchConfig struct {
 	BF16Matmuls bool
 	TopK        string // OnDevice: "sort", "chunked" or "" (the backend's best: sort on GPUs)
 	ForceAux    bool   // the step-alone timing starts with half of the latents dead, so AuxK runs
-	DeviceGraph string // OnDevice bf16 graph variant, for comparisons: "", "f32scatter", "f32select" or both
+	DeviceGraph string // OnDevice bf16 graph variant, for comparisons (TrainConfig.deviceGraph's values)
 	// ReLU / JumpReLU: DenseGraph trains with the graph step on the pure-Go backend too (not the Go dense
 	// step), AutodiffGraph with the autodiff graph step (TrainConfig's fields of those names).
 	DenseGraph, AutodiffGraph bool

@@ -126,7 +126,7 @@ func (t *trainer) selectTopK(pre *Node, k int) *Node {
 		n := pre.Shape().Dimensions[1]
 		for _, f := range strings.Split(spec, "/") {
 			c, err := strconv.Atoi(f)
-			if err != nil || c <= 0 || n%c != 0 || n/c < k || k*c >= n {
+			if err != nil || !chunkFits(n, k, c) {
 				sel.chunks = nil
 				break
 			}

@@ -93,32 +93,32 @@ func (s topKSel) indices(pre *Node, k int) *Node {
 //
 // nil chunks means no chunking fits (a full sort).
 func topKChunks(n, k int) (chunks []int, stable bool) {
-	if k > 64 {
-		for _, c := range []int{32, 16, 8, 4} {
-			if n%c == 0 && n/c >= k && k*c < n {
-				return []int{c}, true
+	first := func(sizes ...int) int { // the first size that fits, or 0
+		for _, c := range sizes {
+			if chunkFits(n, k, c) {
+				return c
 			}
+		}
+		return 0
+	}
+	if k > 64 {
+		if c := first(32, 16, 8, 4); c > 0 {
+			return []int{c}, true
 		}
 		return nil, true
 	}
-	sizes := []int{64, 32, 16, 8, 4}
-	for len(chunks) == 0 || n > 1024 {
-		c := 0
-		for _, cc := range sizes {
-			if n%cc == 0 && n/cc >= k && k*cc < n {
-				c = cc
-				break
-			}
-		}
-		if c == 0 {
+	for c := first(64, 32, 16, 8, 4); c > 0; c = first(16, 8, 4) {
+		chunks = append(chunks, c)
+		if n = k * c; n <= 1024 {
 			break
 		}
-		chunks = append(chunks, c)
-		n = k * c
-		sizes = []int{16, 8, 4}
 	}
 	return chunks, false
 }
+
+// chunkFits: rows of n split into chunks of c, at least k of them, and their k best hold fewer
+// candidates than n (so a level of topKChunked does less than a sort of the row).
+func chunkFits(n, k, c int) bool { return c > 0 && n%c == 0 && n/c >= k && k*c < n }
 
 // topKIdx returns the indices [B,k] (Int32) of the k largest entries of each row of v [B,n] by one sort
 // per row. bfloat16 rows (n ≤ 65536) sort one int32 key per entry: the value's bits made
@@ -275,7 +275,7 @@ func (t *trainer) trainStepDevice(xT *tensors.Tensor, sync bool) (p Progress, er
 	if t.dev == nil || t.dev.since == nil {
 		t.initDevice()
 	}
-	v := stepVariant{device: true, aux: t.dev.deadView > 0 && t.cfg.AuxCoef > 0 && t.cfg.Arch != ArchReLU && t.cfg.Arch != ArchJumpReLU}
+	v := stepVariant{device: true, aux: t.dev.deadView > 0 && t.cfg.AuxCoef > 0 && !t.cfg.Arch.dense()}
 	e, err := t.exec(v)
 	if err != nil {
 		return p, err

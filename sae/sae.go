@@ -47,6 +47,9 @@ func (a Arch) Valid() bool {
 	return false
 }
 
+// dense: ReLU and JumpReLU, whose latents all have a pre-activation in the forward pass (no selection).
+func (a Arch) dense() bool { return a == ArchReLU || a == ArchJumpReLU }
+
 // Meta describes where an SAE's activations come from and how they are preprocessed.
 type Meta struct {
 	ModelName     string `json:"model_name,omitempty"`

@@ -38,13 +38,13 @@ func (v stepVariant) key() string {
 
 func (t *trainer) buildStep(v stepVariant, in []*Node) []*Node {
 	if v.device {
-		if t.cfg.Arch == ArchReLU || t.cfg.Arch == ArchJumpReLU {
+		if t.cfg.Arch.dense() {
 			return t.buildDenseDeviceStep(in)
 		}
 		return t.buildDeviceStep(v.aux, in)
 	}
 	cfg := t.cfg
-	if !v.sparse && !v.masked && (cfg.Arch == ArchReLU || cfg.Arch == ArchJumpReLU) && !cfg.AutodiffGraph {
+	if !v.sparse && !v.masked && cfg.Arch.dense() && !cfg.AutodiffGraph {
 		return t.buildDenseGraphStep(in) // the same update with hand-written gradients (densegraph.go)
 	}
 	g := in[0].Graph()

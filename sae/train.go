@@ -145,7 +145,7 @@ func UsesDeviceStep(cfg TrainConfig, be compute.Backend) bool {
 
 // usesDenseStep says whether ReLU/JumpReLU train with the Go dense step (densestep.go) on be.
 func usesDenseStep(cfg TrainConfig, be compute.Backend) bool {
-	return (cfg.Arch == ArchReLU || cfg.Arch == ArchJumpReLU) && !cfg.DenseGraph && isGoBackend(be)
+	return cfg.Arch.dense() && !cfg.DenseGraph && isGoBackend(be)
 }
 
 // isGoBackend: the pure-Go backend (its Name() is "Go Backend", its String() "go").
