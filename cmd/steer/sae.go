@@ -121,6 +121,9 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 			if decay != "linear" && decay != "cosine" {
 				return &usageError{fmt.Sprintf("--lr-decay-shape must be linear or cosine, not %q", decay)}
 			}
+			if !(decayFrac <= 1) { // also NaN
+				return &usageError{fmt.Sprintf("--lr-decay is the fraction of the steps the decay takes, at most 1 (negative: none), not %v", decayFrac)}
+			}
 			if warmup < 0 {
 				return &usageError{fmt.Sprintf("--lr-warmup must not be negative (got %d)", warmup)}
 			}

@@ -117,6 +117,12 @@ func TestSAEEvalErrors(t *testing.T) {
 	if code, _, stderr := runCLI(t, "", "sae", "train", "--out", t.TempDir(), "--arch", "gated"); code != 2 || !strings.Contains(stderr, "--arch") {
 		t.Errorf("bad arch: exit %d: %s", code, stderr)
 	}
+	for _, bad := range [][]string{{"--lr-decay", "NaN"}, {"--lr-decay", "1.5"}, {"--lr-warmup", "-3"}, {"--lr-decay-shape", "step"}} {
+		args := append([]string{"sae", "train", "--out", t.TempDir()}, bad...)
+		if code, _, stderr := runCLI(t, "", args...); code != 2 || !strings.Contains(stderr, bad[0]) {
+			t.Errorf("%v: exit %d: %s", bad, code, stderr)
+		}
+	}
 	// NaN weights are refused (by sae.Load, or the evaluation)
 	nan := randomSAE(t, 384, 32, 4, "blocks.1.hook_resid_post")
 	s, _ := sae.Load(nan)
