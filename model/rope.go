@@ -41,10 +41,7 @@ func (r ropeSpec) invFreq(seqLen int) ([]float32, float32) {
 			inv[i] /= c.Factor
 		}
 	case "dynamic":
-		maxPos := r.maxPositions
-		if c.OriginalMaxPositions > 0 {
-			maxPos = c.OriginalMaxPositions
-		}
+		maxPos := r.maxPositions // transformers ignores an original_max_position_embeddings here
 		if seqLen > maxPos && maxPos > 0 {
 			base = base * math.Pow(c.Factor*float64(seqLen)/float64(maxPos)-(c.Factor-1), float64(dim)/float64(dim-2))
 		}
@@ -73,18 +70,30 @@ func (r ropeSpec) invFreq(seqLen int) ([]float32, float32) {
 			orig = float64(r.maxPositions)
 		}
 		factor := c.Factor
+		if factor == 0 { // left out: the ratio of the extended to the pre-training length
+			factor = float64(r.maxPositions) / orig
+		}
+		mscale := func(m float64) float64 {
+			if factor <= 1 {
+				return 1
+			}
+			return 0.1*m*math.Log(factor) + 1
+		}
 		scale = c.AttentionFactor
 		if scale == 0 {
-			scale = 1
-			if factor > 1 {
-				scale = 0.1*math.Log(factor) + 1
+			scale = mscale(1)
+			if c.MScale != 0 && c.MScaleAllDim != 0 {
+				scale = mscale(c.MScale) / mscale(c.MScaleAllDim)
 			}
 		}
 		corr := func(rot float64) float64 {
 			return float64(dim) * math.Log(orig/(rot*2*math.Pi)) / (2 * math.Log(base))
 		}
-		low := math.Max(math.Floor(corr(c.BetaFast)), 0)
-		high := math.Min(math.Ceil(corr(c.BetaSlow)), float64(dim-1))
+		low, high := corr(c.BetaFast), corr(c.BetaSlow)
+		if !c.NoTruncate {
+			low, high = math.Floor(low), math.Ceil(high)
+		}
+		low, high = math.Max(low, 0), math.Min(high, float64(dim-1))
 		if low == high {
 			high += 0.001
 		}
@@ -97,11 +106,12 @@ func (r ropeSpec) invFreq(seqLen int) ([]float32, float32) {
 		}
 	case "longrope":
 		orig := c.OriginalMaxPositions
-		factor := c.Factor
-		if orig > 0 {
-			factor = float64(r.maxPositions) / float64(orig)
-		} else {
+		if orig <= 0 {
 			orig = r.maxPositions
+		}
+		factor := c.Factor
+		if factor == 0 { // left out (Phi-3): the ratio of the extended to the pre-training length
+			factor = float64(r.maxPositions) / float64(orig)
 		}
 		scale = c.AttentionFactor
 		if scale == 0 {

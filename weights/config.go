@@ -63,12 +63,14 @@ type RopeConfig struct {
 	Type  string  // "default", "linear", "dynamic", "llama3", "yarn", "longrope"
 	Theta float64 // base frequency
 
-	Factor               float64 // scaling factor (linear, dynamic, llama3, yarn, longrope)
+	Factor               float64 // scaling factor (linear, dynamic, llama3, yarn, longrope); 0 when a yarn or longrope config leaves it out (then max_position_embeddings / OriginalMaxPositions)
 	LowFreqFactor        float64 // llama3
 	HighFreqFactor       float64 // llama3
 	OriginalMaxPositions int     // llama3, yarn, longrope: original_max_position_embeddings
 	AttentionFactor      float64 // yarn, longrope (0 = computed default)
 	BetaFast, BetaSlow   float64 // yarn
+	MScale, MScaleAllDim float64 // yarn (DeepSeek style): attention factor mscale(f, MScale)/mscale(f, MScaleAllDim) when both are set
+	NoTruncate           bool    // yarn: "truncate": false keeps the correction range unrounded
 	ShortFactor          []float64
 	LongFactor           []float64 // longrope
 }
@@ -350,25 +352,22 @@ func parseRope(r *rawConfig, c *Config, defaultTheta float64) {
 			return
 		}
 		if _, perType := params[FullAttention]; perType {
-			c.Rope = parseRopeObject(r, "rope_parameters."+FullAttention, params[FullAttention], theta)
+			c.Rope = parseRopeObject(r, "rope_parameters."+FullAttention, params[FullAttention], theta, true)
 			if raw, ok := params[SlidingAttention]; ok {
-				local := parseRopeObject(r, "rope_parameters."+SlidingAttention, raw, r.floatField(10000, "rope_local_base_freq"))
+				local := parseRopeObject(r, "rope_parameters."+SlidingAttention, raw, r.floatField(10000, "rope_local_base_freq"), true)
 				c.RopeLocal = &local
 			}
 		} else {
-			c.Rope = parseRopeObject(r, "rope_parameters", r.m["rope_parameters"], theta)
+			c.Rope = parseRopeObject(r, "rope_parameters", r.m["rope_parameters"], theta, false)
 		}
 	} else if r.has("rope_scaling") {
-		c.Rope = parseRopeObject(r, "rope_scaling", r.m["rope_scaling"], theta)
+		c.Rope = parseRopeObject(r, "rope_scaling", r.m["rope_scaling"], theta, false)
 	} else {
 		c.Rope = defaultRope(theta)
 	}
 	if c.ModelType == "gemma3_text" && c.RopeLocal == nil {
 		local := defaultRope(r.floatField(10000, "rope_local_base_freq"))
 		c.RopeLocal = &local
-	}
-	if c.ModelType == "phi3" && c.Rope.OriginalMaxPositions == 0 {
-		c.Rope.OriginalMaxPositions = r.intField(false, c.MaxPositions, "original_max_position_embeddings")
 	}
 }
 
@@ -377,7 +376,12 @@ func defaultRope(theta float64) RopeConfig {
 	return RopeConfig{Type: "default", Theta: theta, Factor: 1, BetaFast: 32, BetaSlow: 1}
 }
 
-func parseRopeObject(r *rawConfig, field string, raw json.RawMessage, theta float64) RopeConfig {
+//
+// As transformers' standardize_rope_params: for llama3, yarn and longrope the pre-training length is a
+// top-level original_max_position_embeddings when the config has one (Phi-3 keeps it there; it wins over
+// the rope object's own outside per-layer-type rope_parameters), else the rope object's, else
+// max_position_embeddings.
+func parseRopeObject(r *rawConfig, field string, raw json.RawMessage, theta float64, nested bool) RopeConfig {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
 		r.fail("field %q must be an object", field)
@@ -389,13 +393,29 @@ func parseRopeObject(r *rawConfig, field string, raw json.RawMessage, theta floa
 	if rc.Type == "su" {
 		rc.Type = "longrope"
 	}
-	rc.Factor = sub.floatField(1, "factor")
+	rc.Factor = sub.floatField(0, "factor")
 	rc.LowFreqFactor = sub.floatField(0, "low_freq_factor")
 	rc.HighFreqFactor = sub.floatField(0, "high_freq_factor")
 	rc.OriginalMaxPositions = sub.intField(false, 0, "original_max_position_embeddings")
 	rc.AttentionFactor = sub.floatField(0, "attention_factor")
 	rc.BetaFast = sub.floatField(32, "beta_fast")
 	rc.BetaSlow = sub.floatField(1, "beta_slow")
+	rc.MScale = sub.floatField(0, "mscale")
+	rc.MScaleAllDim = sub.floatField(0, "mscale_all_dim")
+	rc.NoTruncate = !sub.boolField(true, "truncate")
+	switch rc.Type {
+	case "llama3", "yarn", "longrope":
+		if !nested && r.has("original_max_position_embeddings") {
+			rc.OriginalMaxPositions = r.intField(false, 0, "original_max_position_embeddings")
+		}
+		if rc.OriginalMaxPositions == 0 {
+			rc.OriginalMaxPositions = r.intField(false, 0, "max_position_embeddings", "n_positions")
+		}
+	default:
+		if !sub.has("factor") {
+			rc.Factor = 1
+		}
+	}
 	for key, dst := range map[string]*[]float64{"short_factor": &rc.ShortFactor, "long_factor": &rc.LongFactor} {
 		if sub.has(key) {
 			if err := json.Unmarshal(m[key], dst); err != nil {
@@ -422,12 +442,14 @@ func parseRopeObject(r *rawConfig, field string, raw json.RawMessage, theta floa
 		if rc.HighFreqFactor > 0 && rc.LowFreqFactor >= rc.HighFreqFactor {
 			r.fail("%s: llama3 low_freq_factor (%v) must be below high_freq_factor (%v)", field, rc.LowFreqFactor, rc.HighFreqFactor)
 		}
-	case "yarn":
-		if rc.Factor <= 0 {
-			r.fail("%s: yarn rope factor must be positive", field)
+	case "yarn", "longrope":
+		if sub.has("factor") && rc.Factor <= 0 {
+			r.fail("%s: %s rope factor must be positive, got %v", field, rc.Type, rc.Factor)
 		}
-	case "longrope":
-		if len(rc.ShortFactor) == 0 || len(rc.LongFactor) == 0 {
+		if rc.Factor == 0 && rc.OriginalMaxPositions <= 0 {
+			r.fail("%s: %s rope scaling needs a factor or original_max_position_embeddings", field, rc.Type)
+		}
+		if rc.Type == "longrope" && (len(rc.ShortFactor) == 0 || len(rc.LongFactor) == 0) {
 			r.fail("%s: longrope needs short_factor and long_factor", field)
 		}
 	default:
