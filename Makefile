@@ -37,3 +37,9 @@ fuzz:
 	$(GO) test ./weights/ -run XXX -fuzz FuzzParseConfig -fuzztime 60s
 	$(GO) test ./tokenizer/ -run XXX -fuzz FuzzEncode -fuzztime 60s -fuzzminimizetime 5s
 	$(GO) test ./tokenizer/ -run XXX -fuzz FuzzFromBytes -fuzztime 60s -fuzzminimizetime 5s
+	$(GO) test ./sae/ -run XXX -fuzz FuzzReadNPY -fuzztime 60s
+	$(GO) test ./sae/ -run XXX -fuzz FuzzReadNPZ -fuzztime 60s
+	$(GO) test ./sae/ -run XXX -fuzz FuzzLoadConfig -fuzztime 60s
+	$(GO) test ./activations/ -run XXX -fuzz FuzzOpenCache -fuzztime 60s
+	$(GO) test ./activations/ -run XXX -fuzz FuzzDocReader -fuzztime 60s
+	$(GO) test ./model/chat/ -run XXX -fuzz FuzzTemplate -fuzztime 60s

@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/steer-dev/steer/weights"
 )
@@ -86,6 +87,15 @@ func ReadManifest(dir string) (*Manifest, error) {
 	}
 	if m.D <= 0 {
 		return nil, fmt.Errorf("activation cache %s: invalid d %d", p, m.D)
+	}
+	for i, sh := range m.Shards {
+		// shards live in the cache directory itself: a path elsewhere is a corrupt (or hostile) manifest
+		if sh.File == "" || sh.File == "." || sh.File == ".." || filepath.Base(sh.File) != sh.File || strings.ContainsAny(sh.File, `/\`) {
+			return nil, fmt.Errorf("activation cache %s: shards[%d].file %q is not a file name in the cache directory", p, i, sh.File)
+		}
+		if sh.Rows < 0 {
+			return nil, fmt.Errorf("activation cache %s: shards[%d].rows is %d", p, i, sh.Rows)
+		}
 	}
 	return &m, nil
 }

@@ -49,6 +49,9 @@ var (
 	npyShape   = regexp.MustCompile(`'shape'\s*:\s*\(([^)]*)\)`)
 )
 
+// maxNPYElems bounds an array's element count (2^34, 64 GiB of float32): larger shapes are corrupt.
+const maxNPYElems = 1 << 34
+
 // ReadNPY reads one .npy stream (format versions 1, 2 and 3).
 func ReadNPY(r io.Reader) (NPYArray, error) {
 	var pre [8]byte
@@ -108,6 +111,9 @@ func ReadNPY(r io.Reader) (NPYArray, error) {
 		if err != nil || d < 0 {
 			return NPYArray{}, fmt.Errorf("npy: bad shape %q", sm[1])
 		}
+		if d > 0 && n > maxNPYElems/d {
+			return NPYArray{}, fmt.Errorf("npy: shape %q has more than %d elements", sm[1], maxNPYElems)
+		}
 		shape = append(shape, d)
 		n *= d
 	}
@@ -120,9 +126,14 @@ func ReadNPY(r io.Reader) (NPYArray, error) {
 	default:
 		return NPYArray{}, fmt.Errorf("npy: unsupported dtype %q (want '<f4' or '<f8')", descr)
 	}
-	raw := make([]byte, n*size)
-	if _, err := io.ReadFull(r, raw); err != nil {
-		return NPYArray{}, fmt.Errorf("npy: truncated data (want %d bytes): %w", len(raw), err)
+	// Read what the stream holds (at most the shape's bytes) before trusting the header's size: a
+	// corrupt header must not allocate gigabytes.
+	raw, err := io.ReadAll(io.LimitReader(r, int64(n)*int64(size)))
+	if err != nil {
+		return NPYArray{}, fmt.Errorf("npy: reading data: %w", err)
+	}
+	if len(raw) != n*size {
+		return NPYArray{}, fmt.Errorf("npy: truncated data: %d bytes, the shape %v needs %d", len(raw), shape, n*size)
 	}
 	data := make([]float32, n)
 	for i := range data {
