@@ -37,18 +37,32 @@ func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
 	bf := float64(B)
 	zero := ScalarZero(g, dtypes.Float32)
 
+	has := func(knob string) bool { return strings.Contains(cfg.deviceGraph, knob) }
 	xin := Sub(x, InsertAxes(bDec, 0))
-	pre := t.selectionPre(xin, wEncT, bEnc) // [B,S]
+	xa := t.withOnes(xin)                  // [B,d+1(+pad)]: xin, a column of ones (b_enc's), zeros
+	pre := t.selectionPre(xa, wEncT, bEnc) // [B,S]
 	idx := t.selectTopK(pre, k)
 	idx1 := InsertAxes(idx, -1)
+	rowIdx := func(ix *Node) *Node { // [B,m] → [B,m,2] (row, column) scatter indices into [B,S]
+		rows := Iota(g, shapes.Make(dtypes.Int32, ix.Shape().Dimensions[0], ix.Shape().Dimensions[1], 1), 0)
+		return Concatenate([]*Node{rows, InsertAxes(ix, -1)}, -1)
+	}
+	ij := rowIdx(idx)
 	rows := func(w *Node) *Node { return Gather(w, idx1) } // the k selected rows [B,k,d]
-	if cfg.BF16Matmuls && strings.Contains(cfg.deviceGraph, "bf16rows") {
+	if cfg.BF16Matmuls && has("bf16rows") {
 		// (benchmarks) gather the rows from bfloat16 copies: half the bytes of the step's largest reads,
 		// at the price of bf16 weights in the recomputed pre-activations and the decode
 		rows = func(w *Node) *Node { return ConvertDType(Gather(ConvertDType(w, t.half()), idx1), dtypes.Float32) }
 	}
-	encRows := rows(wEncT)                                                            // [B,k,d]
-	preSel := Add(ReduceSum(Mul(encRows, InsertAxes(xin, 1)), 2), Gather(bEnc, idx1)) // [B,k]
+	var preSel *Node // [B,k]
+	if has("selpre") {
+		// (benchmarks) the k pre-activations as the selection product gave them (bf16 with --bf16, as
+		// autocast's encoder output): no [B,k,d] gather of encoder rows
+		preSel = ConvertDType(Reshape(Gather(pre, ij), B, k), dtypes.Float32)
+	} else {
+		encRows := rows(wEncT) // [B,k,d]
+		preSel = Add(ReduceSum(Mul(encRows, InsertAxes(xin, 1)), 2), Gather(bEnc, idx1))
+	}
 	vals := Max(preSel, zero)
 	decRows := rows(wDec)                                                                   // [B,k,d]
 	xhat := Add(ReduceSum(Mul(decRows, InsertAxes(vals, -1)), 1), InsertAxes(bDec, 0))      // [B,d]
@@ -57,10 +71,6 @@ func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
 	gx := MulScalar(e, -2/bf)                                                               // ∂L/∂x̂
 	active := GreaterThan(preSel, zero)                                                     // [B,k]
 	dpre := Where(active, ReduceSum(Mul(decRows, InsertAxes(gx, 1)), 2), ZerosLike(preSel)) // [B,k]
-	rowIdx := func(ix *Node) *Node {                                                        // [B,m] → [B,m,2] (row, column) scatter indices into [B,S]
-		rows := Iota(g, shapes.Make(dtypes.Int32, ix.Shape().Dimensions[0], ix.Shape().Dimensions[1], 1), 0)
-		return Concatenate([]*Node{rows, InsertAxes(ix, -1)}, -1)
-	}
 	// With bfloat16 matmuls, F and P are scattered as bfloat16, the dtype the gradient products read: a
 	// float32 [B,S] matrix and its conversion would be two more passes over 4·B·S bytes each.
 	sdt := dtypes.Float32
@@ -68,7 +78,6 @@ func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
 		sdt = t.half()
 	}
 	bs := shapes.Make(sdt, B, S)
-	ij := rowIdx(idx)
 	F := Scatter(ij, ConvertDType(vals, sdt), bs, false, true) // [B,S]
 	P := Scatter(ij, ConvertDType(dpre, sdt), bs, false, true) // [B,S]
 	lossN := mse
@@ -97,8 +106,15 @@ func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
 		fCat, gCat = Concatenate([]*Node{F, A}, 0), Concatenate([]*Node{gx, ga}, 0)
 	}
 	gWDec := t.mm(fCat, []int{0}, gCat, []int{0})          // [S,d]
-	gWEncT := t.mm(P, []int{0}, xin, []int{0})             // [S,d]
-	gBEnc := ReduceSum(ConvertDType(P, dtypes.Float32), 0) // [S]
+	var gWEncT, gBEnc *Node // [S,d], [S]
+	if has("biascol") {
+		// (benchmarks) ∂b_enc = Σ_rows P as the ones column of the same product: no pass over P of its own
+		gW := t.mm(P, []int{0}, xa, []int{0}) // [S,d+1(+pad)]
+		gWEncT, gBEnc = Slice(gW, AxisRange(), AxisRange(0, d)), Reshape(Slice(gW, AxisRange(), AxisElem(d)), S)
+	} else {
+		gWEncT = t.mm(P, []int{0}, xin, []int{0})
+		gBEnc = ReduceSum(ConvertDType(P, dtypes.Float32), 0)
+	}
 	gBDec := Sub(ReduceSum(gx, 0), Reshape(DotGeneral(InsertAxes(gBEnc, 0), []int{1}, nil, wEncT, []int{0}, nil), d))
 	grads := []*Node{gWEncT, gBEnc, gBDec, ZerosLike(in[inParams+3]), gWDec}
 
@@ -108,6 +124,10 @@ func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
 	// [S]: a dense reduction (no atomics: deterministic); F ≥ 0, so its sign is whether the latent fired
 	// (a comparison with a zero constant made XLA materialise a third [B,S] buffer of zeros)
 	fired := ReduceSum(Sign(ConvertDType(F, dtypes.Float32)), 0)
+	if has("firedscatter") {
+		// (benchmarks) B·k additions of 0/1 into [S]: exact in float32 whatever their order
+		fired = Scatter(Reshape(idx, B*k, 1), Reshape(ConvertDType(active, dtypes.Float32), B*k), shapes.Make(dtypes.Float32, S), false, false)
+	}
 	newP, newM, newV := t.adam(in, grads, true, h(0), h(1), h(2))
 	out := make([]*Node, 0, 3*nParams+9)
 	out = append(out, newP...)

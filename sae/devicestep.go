@@ -182,17 +182,35 @@ func topKChunked(pre *Node, k int, gomlx bool, c int, more ...int) *Node {
 // a bfloat16 result, the bias folded in as an extra column, [x−b_dec | 1]·[W_enc | b_enc]ᵀ (the width
 // padded to a multiple of 8 for the tensor cores): half the bytes of a float32 [B,S] result and no
 // separate pass to add b_enc. Rounding can swap near-tied latents at the k-th place.
-func (t *trainer) selectionPre(xin, wEncT, bEnc *Node) *Node {
-	if !t.cfg.BF16Matmuls || strings.Contains(t.cfg.deviceGraph, "f32select") {
-		return Add(t.mm(xin, []int{1}, wEncT, []int{1}), InsertAxes(bEnc, 0))
+func (t *trainer) selectionPre(xa, wEncT, bEnc *Node) *Node {
+	d := wEncT.Shape().Dimensions[1]
+	if !t.bf16Select() {
+		return Add(t.mm(Slice(xa, AxisRange(), AxisRange(0, d)), []int{1}, wEncT, []int{1}), InsertAxes(bEnc, 0))
 	}
-	g := xin.Graph()
-	B, d, S := xin.Shape().Dimensions[0], xin.Shape().Dimensions[1], wEncT.Shape().Dimensions[0]
-	pad := (8 - (d+1)%8) % 8
+	g := xa.Graph()
+	S, pad := wEncT.Shape().Dimensions[0], xa.Shape().Dimensions[1]-d-1
 	bf := t.half()
-	xa := Concatenate([]*Node{ConvertDType(xin, bf), Ones(g, shapes.Make(bf, B, 1+pad))}, 1)                                          // [B,d+1+pad]
 	wa := Concatenate([]*Node{ConvertDType(wEncT, bf), ConvertDType(InsertAxes(bEnc, -1), bf), Zeros(g, shapes.Make(bf, S, pad))}, 1) // [S,d+1+pad]
 	return DotGeneral(xa, []int{1}, nil, wa, []int{1}, nil)
+}
+
+// bf16Select: the selection product runs in bfloat16 with b_enc folded in (BF16Matmuls, unless the
+// "f32select" benchmark variant).
+func (t *trainer) bf16Select() bool {
+	return t.cfg.BF16Matmuls && !strings.Contains(t.cfg.deviceGraph, "f32select")
+}
+
+// withOnes appends a column of ones to xin [B,d] (then zeros up to a multiple of 8 columns, for the
+// tensor cores), in the selection product's dtype: with b_enc as the matching row of the encoder it
+// adds the bias inside the product, and a product with it sums over rows in its ones column.
+func (t *trainer) withOnes(xin *Node) *Node {
+	g := xin.Graph()
+	B, d := xin.Shape().Dimensions[0], xin.Shape().Dimensions[1]
+	dt, pad := dtypes.Float32, 0
+	if t.bf16Select() {
+		dt, pad = t.half(), (8-(d+1)%8)%8
+	}
+	return Concatenate([]*Node{ConvertDType(xin, dt), Ones(g, shapes.Make(dt, B, 1+pad))}, 1)
 }
 
 // deviceBookkeeping returns firedAcc', since', badStep', nDead from the step's firing counts and

@@ -269,7 +269,8 @@ func checkDeviceStepBF16Graphs(t *testing.T, devBackend compute.Backend) {
 		}
 		ref.step++
 	}
-	variants := []string{"", "f32scatter", "f32select", "f32select,f32scatter", "chunks=8/4", "gomlxtopk", "bf16rows"}
+	variants := []string{"", "f32scatter", "f32select", "f32select,f32scatter", "chunks=8/4", "gomlxtopk", "bf16rows",
+		"selpre", "biascol", "firedscatter", "f32select,biascol", "selpre,biascol,firedscatter,bf16rows"}
 	for _, v := range variants {
 		tr, _ := run(true, v, dtypes.Float32, 4)
 		diffs := stateDiffs(t, ref, tr, 0, 3*nParams)

@@ -131,8 +131,11 @@ func BenchmarkXLATrain(b *testing.B) {
 			}
 			// the layouts measured before (session 2's graph: float32 selection and scatters, one level of
 			// 32, GoMLX's stable TopK sorts), one change at a time, and other chunk plans
+			// and session 4's candidates (prepared without a GPU): the k pre-activations from the selection
+			// product, ∂b_enc as a ones column of ∂W_enc's product, firing counts by a scatter, and together
 			for _, g := range []string{"f32scatter", "f32select", "gomlxtopk", "bf16rows",
-				"chunks=32/8", "chunks=64/16/4", "chunks=32", "chunks=64/8"} {
+				"chunks=32/8", "chunks=64/16/4", "chunks=32", "chunks=64/8",
+				"selpre", "biascol", "firedscatter", "selpre,bf16rows", "selpre,biascol,firedscatter", "selpre,biascol,firedscatter,bf16rows"} {
 				v := bf
 				v.DeviceGraph = g
 				vs = append(vs, variant{"topk_device_bf16_" + strings.NewReplacer(",", "_", "=", "", "/", "_").Replace(g) + "_" + tag, v})
@@ -223,8 +226,8 @@ func BenchmarkXLAParts(b *testing.B) {
 		args []any
 	}{
 		{"noop", func(in []*Node) []*Node { return []*Node{AddScalar(in[0], 1)} }, []any{one}},
-		{"select_gemm_f32_out", func(in []*Node) []*Node { return []*Node{selF32.selectionPre(in[0], in[1], in[2])} }, []any{x, wEncT, bEnc}},
-		{"select_gemm_bf16_out_bias_folded", func(in []*Node) []*Node { return []*Node{sel.selectionPre(in[0], in[1], in[2])} }, []any{x, wEncT, bEnc}},
+		{"select_gemm_f32_out", func(in []*Node) []*Node { return []*Node{selF32.selectionPre(selF32.withOnes(in[0]), in[1], in[2])} }, []any{x, wEncT, bEnc}},
+		{"select_gemm_bf16_out_bias_folded", func(in []*Node) []*Node { return []*Node{sel.selectionPre(sel.withOnes(in[0]), in[1], in[2])} }, []any{x, wEncT, bEnc}},
 		{"topk_planned_f32", func(in []*Node) []*Node { return []*Node{topKSel{}.indices(in[0], k)} }, []any{pre32}},
 		{"topk_planned_bf16", func(in []*Node) []*Node { return []*Node{topKSel{}.indices(in[0], k)} }, []any{preBF}},
 		{"topk_planned_gomlx_sorts_bf16", func(in []*Node) []*Node { return []*Node{topKSel{gomlx: true}.indices(in[0], k)} }, []any{preBF}},
@@ -251,9 +254,9 @@ func BenchmarkXLAParts(b *testing.B) {
 		}, []any{preBF}},
 		{"chunk_maxima_reduce_bf16", func(in []*Node) []*Node { return []*Node{ReduceMax(Reshape(in[0], B, S/32, 32), 2)} }, []any{preBF}},
 		{"select_and_topk_f32", func(in []*Node) []*Node {
-			return []*Node{topKSel{}.indices(selF32.selectionPre(in[0], in[1], in[2]), k)}
+			return []*Node{topKSel{}.indices(selF32.selectionPre(selF32.withOnes(in[0]), in[1], in[2]), k)}
 		}, []any{x, wEncT, bEnc}},
-		{"select_and_topk_bf16", func(in []*Node) []*Node { return []*Node{topKSel{}.indices(sel.selectionPre(in[0], in[1], in[2]), k)} }, []any{x, wEncT, bEnc}},
+		{"select_and_topk_bf16", func(in []*Node) []*Node { return []*Node{topKSel{}.indices(sel.selectionPre(sel.withOnes(in[0]), in[1], in[2]), k)} }, []any{x, wEncT, bEnc}},
 		{"scatter_f32_convert", scatter(dtypes.Float32), []any{idx, vals}},
 		{"scatter_bf16", scatter(dtypes.BFloat16), []any{idx, vals}},
 		{"grad_gemm_BS_x_Bd", func(in []*Node) []*Node { return []*Node{sel.mm(in[0], []int{0}, in[1], []int{0})} }, []any{preBF, x}},
