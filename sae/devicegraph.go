@@ -78,8 +78,15 @@ func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
 		sdt = t.half()
 	}
 	bs := shapes.Make(sdt, B, S)
-	F := Scatter(ij, ConvertDType(vals, sdt), bs, false, true) // [B,S]
-	P := Scatter(ij, ConvertDType(dpre, sdt), bs, false, true) // [B,S]
+	// (benchmarks) sparsegrad: the weight gradients as scatter-adds of the B·k selected rows (fp32
+	// atomics on a GPU: fast but not deterministic there) instead of dense products over [B,S] matrices;
+	// the AuxK step keeps the dense form
+	sparse := has("sparsegrad") && !aux
+	var F, P *Node // [B,S]
+	if !sparse {
+		F = Scatter(ij, ConvertDType(vals, sdt), bs, false, true)
+		P = Scatter(ij, ConvertDType(dpre, sdt), bs, false, true)
+	}
 	lossN := mse
 	auxLoss := zero
 	fCat, gCat := F, gx
@@ -105,15 +112,23 @@ func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
 		P = ScatterSum(P, ija, ConvertDType(dpreA, sdt), false, true) // a dead latent may also be among the k
 		fCat, gCat = Concatenate([]*Node{F, A}, 0), Concatenate([]*Node{gx, ga}, 0)
 	}
-	gWDec := t.mm(fCat, []int{0}, gCat, []int{0})          // [S,d]
-	var gWEncT, gBEnc *Node // [S,d], [S]
-	if has("biascol") {
+	var gWDec, gWEncT, gBEnc *Node // [S,d], [S,d], [S]
+	switch {
+	case sparse:
+		sd := shapes.Make(dtypes.Float32, S, d)
+		gWDec = Scatter(idx1, Mul(InsertAxes(vals, -1), InsertAxes(gx, 1)), sd, false, false)
+		gWEncT = Scatter(idx1, Mul(InsertAxes(dpre, -1), InsertAxes(xin, 1)), sd, false, false)
+		gBEnc = Scatter(idx1, dpre, shapes.Make(dtypes.Float32, S), false, false)
+	case has("biascol"):
 		// (benchmarks) ∂b_enc = Σ_rows P as the ones column of the same product: no pass over P of its own
 		gW := t.mm(P, []int{0}, xa, []int{0}) // [S,d+1(+pad)]
 		gWEncT, gBEnc = Slice(gW, AxisRange(), AxisRange(0, d)), Reshape(Slice(gW, AxisRange(), AxisElem(d)), S)
-	} else {
+	default:
 		gWEncT = t.mm(P, []int{0}, xin, []int{0})
 		gBEnc = ReduceSum(ConvertDType(P, dtypes.Float32), 0)
+	}
+	if !sparse {
+		gWDec = t.mm(fCat, []int{0}, gCat, []int{0})
 	}
 	gBDec := Sub(ReduceSum(gx, 0), Reshape(DotGeneral(InsertAxes(gBEnc, 0), []int{1}, nil, wEncT, []int{0}, nil), d))
 	grads := []*Node{gWEncT, gBEnc, gBDec, ZerosLike(in[inParams+3]), gWDec}
@@ -123,10 +138,12 @@ func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
 	l0 := DivScalar(ReduceAllSum(ConvertDType(active, dtypes.Float32)), bf)
 	// [S]: a dense reduction (no atomics: deterministic); F ≥ 0, so its sign is whether the latent fired
 	// (a comparison with a zero constant made XLA materialise a third [B,S] buffer of zeros)
-	fired := ReduceSum(Sign(ConvertDType(F, dtypes.Float32)), 0)
-	if has("firedscatter") {
+	var fired *Node
+	if sparse || has("firedscatter") {
 		// (benchmarks) B·k additions of 0/1 into [S]: exact in float32 whatever their order
-		fired = Scatter(Reshape(idx, B*k, 1), Reshape(ConvertDType(active, dtypes.Float32), B*k), shapes.Make(dtypes.Float32, S), false, false)
+		fired = Scatter(idx1, ConvertDType(active, dtypes.Float32), shapes.Make(dtypes.Float32, S), false, false)
+	} else {
+		fired = ReduceSum(Sign(ConvertDType(F, dtypes.Float32)), 0)
 	}
 	newP, newM, newV := t.adam(in, grads, true, h(0), h(1), h(2))
 	out := make([]*Node, 0, 3*nParams+9)

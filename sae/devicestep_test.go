@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -100,8 +101,10 @@ func checkDeviceStepMatchesSparse(t *testing.T, devBackend compute.Backend) {
 	const d, B = 16, 32
 	data := synthData(B*12, d, 48, 3, 11)
 	for _, aux := range []bool{false, true} {
-		for _, fullSort := range []bool{false, true} {
-			name := map[bool]string{false: "noaux", true: "aux"}[aux] + map[bool]string{false: "-chunked", true: "-sort"}[fullSort]
+		for _, method := range []string{"chunked", "sort", "chunked,selpre,sparsegrad,biascol"} {
+			fullSort := method == "sort"
+			graph := strings.TrimPrefix(strings.TrimPrefix(method, "chunked"), ",")
+			name := map[bool]string{false: "noaux", true: "aux"}[aux] + "-" + method
 			t.Run(name, func(t *testing.T) {
 				be, err := compute.NewWithConfig("go")
 				if err != nil {
@@ -119,6 +122,7 @@ func checkDeviceStepMatchesSparse(t *testing.T, devBackend compute.Backend) {
 				}
 				dcfg := base.cfg
 				dcfg.topKMethod = map[bool]string{false: "chunked", true: "sort"}[fullSort]
+				dcfg.deviceGraph = graph // the f32 graph with the sparse-gradient variants (AuxK keeps the dense form)
 				dv := cloneTrainer(t, base, dcfg)
 				dv.onDevice = true
 				dv.backend = devBackend
@@ -270,7 +274,7 @@ func checkDeviceStepBF16Graphs(t *testing.T, devBackend compute.Backend) {
 		ref.step++
 	}
 	variants := []string{"", "f32scatter", "f32select", "f32select,f32scatter", "chunks=8/4", "gomlxtopk", "bf16rows",
-		"selpre", "biascol", "firedscatter", "f32select,biascol", "selpre,biascol,firedscatter,bf16rows"}
+		"selpre", "biascol", "firedscatter", "f32select,biascol", "selpre,biascol,firedscatter,bf16rows", "sparsegrad", "selpre,sparsegrad"}
 	for _, v := range variants {
 		tr, _ := run(true, v, dtypes.Float32, 4)
 		diffs := stateDiffs(t, ref, tr, 0, 3*nParams)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -135,7 +136,7 @@ func BenchmarkXLATrain(b *testing.B) {
 			// product, ∂b_enc as a ones column of ∂W_enc's product, firing counts by a scatter, and together
 			for _, g := range []string{"f32scatter", "f32select", "gomlxtopk", "bf16rows",
 				"chunks=32/8", "chunks=64/16/4", "chunks=32", "chunks=64/8",
-				"selpre", "biascol", "firedscatter", "selpre,bf16rows", "selpre,biascol,firedscatter", "selpre,biascol,firedscatter,bf16rows"} {
+				"selpre", "biascol", "firedscatter", "selpre,bf16rows", "selpre,biascol,firedscatter", "selpre,biascol,firedscatter,bf16rows", "sparsegrad", "selpre,sparsegrad", "selpre,sparsegrad,bf16rows"} {
 				v := bf
 				v.DeviceGraph = g
 				vs = append(vs, variant{"topk_device_bf16_" + strings.NewReplacer(",", "_", "=", "", "/", "_").Replace(g) + "_" + tag, v})
@@ -195,9 +196,24 @@ func BenchmarkXLAParts(b *testing.B) {
 			idxData[r*k+j] = int32((r*7919 + j*(S/k)) % S)
 		}
 	}
+	// a skewed firing pattern: a quarter of each row's k among 64 hot latents (scatter-add contention)
+	skewData := slices.Clone(idxData)
+	for r := range B {
+		for j := range k / 4 {
+			skewData[r*k+j] = int32((r + j*(64/(k/4))) % 64)
+		}
+		for j := k / 4; j < k; j++ {
+			skewData[r*k+j] = 64 + int32((r*7919+j*(S/k))%(S-64))
+		}
+	}
 	x, wEncT, wDec, bEnc := randT(B, d), randT(S, d), randT(S, d), randT(S)
 	pre32 := randT(B, S)
 	idx := dev(tensors.FromFlatDataAndDimensions(idxData, B, k))
+	idxSkew := dev(tensors.FromFlatDataAndDimensions(skewData, B, k))
+	scatterGrad := func(in []*Node) []*Node { // sparsegrad's ∂W: B·k rows scatter-added into [S,d]
+		upd := Mul(InsertAxes(in[1], -1), InsertAxes(in[2], 1))
+		return []*Node{Scatter(InsertAxes(in[0], -1), upd, shapes.Make(dtypes.Float32, S, d), false, false)}
+	}
 	vals := randT(B, k)
 	one := dev(tensors.FromScalar(float32(1)))
 	toBF := func(in *tensors.Tensor) *tensors.Tensor {
@@ -256,7 +272,9 @@ func BenchmarkXLAParts(b *testing.B) {
 		{"select_and_topk_f32", func(in []*Node) []*Node {
 			return []*Node{topKSel{}.indices(selF32.selectionPre(selF32.withOnes(in[0]), in[1], in[2]), k)}
 		}, []any{x, wEncT, bEnc}},
-		{"select_and_topk_bf16", func(in []*Node) []*Node { return []*Node{topKSel{}.indices(sel.selectionPre(sel.withOnes(in[0]), in[1], in[2]), k)} }, []any{x, wEncT, bEnc}},
+		{"select_and_topk_bf16", func(in []*Node) []*Node {
+			return []*Node{topKSel{}.indices(sel.selectionPre(sel.withOnes(in[0]), in[1], in[2]), k)}
+		}, []any{x, wEncT, bEnc}},
 		{"scatter_f32_convert", scatter(dtypes.Float32), []any{idx, vals}},
 		{"scatter_bf16", scatter(dtypes.BFloat16), []any{idx, vals}},
 		{"grad_gemm_BS_x_Bd", func(in []*Node) []*Node { return []*Node{sel.mm(in[0], []int{0}, in[1], []int{0})} }, []any{preBF, x}},
@@ -270,6 +288,18 @@ func BenchmarkXLAParts(b *testing.B) {
 			dpre := ReduceSum(Mul(dec, InsertAxes(Sub(xin, xhat), 1)), 2)
 			return []*Node{xhat, dpre}
 		}, []any{idx, x, wEncT, bEnc, wDec}},
+		{"gathers_dec_only_selpre", func(in []*Node) []*Node { // selpre: values from pre, decoder rows only
+			i1 := InsertAxes(in[0], -1)
+			g := in[1].Graph()
+			rows := Iota(g, shapes.Make(dtypes.Int32, B, k, 1), 0)
+			v := Max(ConvertDType(Reshape(Gather(in[2], Concatenate([]*Node{rows, i1}, -1)), B, k), dtypes.Float32), ScalarZero(g, dtypes.Float32))
+			dec := Gather(in[3], i1)
+			xhat := ReduceSum(Mul(dec, InsertAxes(v, -1)), 1)
+			dpre := ReduceSum(Mul(dec, InsertAxes(Sub(in[1], xhat), 1)), 2)
+			return []*Node{xhat, dpre}
+		}, []any{idx, x, preBF, wDec}},
+		{"grad_scatter_add_spread", scatterGrad, []any{idx, vals, x}},
+		{"grad_scatter_add_skewed", scatterGrad, []any{idxSkew, vals, x}},
 		{"adam_two_weights", func(in []*Node) []*Node {
 			var out []*Node
 			for i := 0; i < 2; i++ {
