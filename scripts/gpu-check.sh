@@ -11,17 +11,18 @@
 # then, on the GPU machine, from the repository root: OUT=results bash scripts/gpu-check.sh .gpu
 # STEER_GPU_SECTIONS picks sections (comma-separated; default all): correct, torch, parts (where a step's
 # time goes; STEER_SAE_PARTS_ONLY filters them), bench (steer's step variants, TopK, ReLU and JumpReLU;
-# STEER_SAE_BENCH_ONLY filters them), hlo (XLA's optimised HLO of the bf16 step, into $OUT/hlo.tar.xz),
+# STEER_SAE_BENCH_ONLY filters them), benchdet (sparsegrad with XLA's deterministic scatter), hlo (XLA's optimised HLO of the bf16 step, into $OUT/hlo.tar.xz),
 # e2e (train + eval tiny-lm).
 #
 # The comparison prepared in session 4 (no GPU then; each variant passed the CPU and XLA-CPU checks): the
 # bf16 TopK step against its candidate graphs, the AuxK step, the parts they change, and PyTorch, in one run:
-#   STEER_GPU_SECTIONS=correct,torch,parts,bench STEER_SAE_BENCH_STEPS=20 \
+#   STEER_GPU_SECTIONS=correct,torch,parts,bench,benchdet STEER_SAE_BENCH_STEPS=20 STEER_BENCH_TIMEOUT=400 \
 #   STEER_SAE_PARTS_ONLY=noop,gathers,grad_,scatter_bf16 \
 #   STEER_SAE_BENCH_ONLY=topk_device_bf16_768x24576,topk_device_bf16_auxk,topk_device_bf16_bf16rows,topk_device_bf16_selpre,topk_device_bf16_biascol,topk_device_bf16_firedscatter,topk_device_bf16_sparsegrad \
 #   OUT=$OUT bash scripts/gpu-check.sh .gpu
 # (sparsegrad's scatter-adds are fp32 atomics on a GPU: run-to-run nondeterministic, so it can become the
-# default only with a deterministic alternative or as an opt-in.)
+# default only with a deterministic alternative or as an opt-in; add the section benchdet to time it with
+# XLA's deterministic, sort-based scatter.)
 set -u
 BIN=$(cd "${1:-.gpu}" && pwd)
 OUT=${OUT:-/tmp/steer-gpu}
@@ -52,6 +53,13 @@ fi
 if on bench; then
   echo "== steer step variants ($(el))"
   (cd sae && timeout "${STEER_BENCH_TIMEOUT:-240}" "$BIN/sae.test" -test.run '^$' -test.bench XLATrain -test.benchtime 1x 2>&1 | grep -E 'variant|FAIL|panic|rror' | cut -c1-700)
+fi
+if on benchdet; then
+  # XLA's deterministic scatter (sort-based, no atomics) for the sparsegrad variants, against the baseline
+  echo "== step variants with --xla_gpu_exclude_nondeterministic_ops ($(el))"
+  (cd sae && XLA_FLAGS="$XLA_FLAGS --xla_gpu_exclude_nondeterministic_ops=true" STEER_SAE_BENCH_JSON="$OUT/steer-det.jsonl" \
+    STEER_SAE_BENCH_ONLY=${STEER_SAE_BENCH_DET_ONLY:-topk_device_bf16_768x24576,topk_device_bf16_sparsegrad,topk_device_bf16_selpre_sparsegrad_768} \
+    timeout "${STEER_BENCH_TIMEOUT:-240}" "$BIN/sae.test" -test.run '^$' -test.bench XLATrain -test.benchtime 1x 2>&1 | grep -E 'variant|FAIL|panic|rror' | cut -c1-700)
 fi
 if on torch; then
   echo "== PyTorch on this card ($(el))"
