@@ -69,6 +69,18 @@ type CacheOptions struct {
 	afterShard func(k int)
 }
 
+// TextID names a text source as manifests and SAE metadata record it: "embedded:tiny-lm-samples.jsonl.xz"
+// for "" (the embedded samples), else the file's absolute path.
+func TextID(path string) string {
+	if path == "" {
+		return "embedded:tiny-lm-samples.jsonl.xz"
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
+}
+
 func shardName(k int) string { return fmt.Sprintf("shard-%05d.safetensors", k) }
 
 // ReadManifest reads dir/manifest.json.
@@ -125,12 +137,7 @@ func Cache(ctx context.Context, cfg Config, dir string, opts CacheOptions) (*Man
 	if opts.writeFile == nil {
 		opts.writeFile = weights.WriteFile
 	}
-	text := cfg.Text
-	if text == "" {
-		text = "embedded:tiny-lm-samples.jsonl.xz"
-	} else if abs, err := filepath.Abs(text); err == nil {
-		text = abs
-	}
+	text := TextID(cfg.Text)
 	textField := cfg.TextField
 	if textField == "" {
 		textField = "text"

@@ -97,4 +97,3 @@ func FuzzDocReader(f *testing.F) {
 		t.Fatalf("more documents than bytes (%d)", len(data))
 	})
 }
-

@@ -52,6 +52,8 @@ func TestSAELensPythonRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// with the metadata steer sae train adds (its text and held-out start): sae-lens must still load it
+	res.SAE.Meta.Extra = map[string]any{"steer_text": "/data/corpus.jsonl.xz", "steer_text_field": "text", "steer_heldout_skip_docs": 7589}
 	add("trained-topk", res.SAE, data[:32*16], 32)
 	if p := sharedtest.Path(t, "models/tiny-lm-saes/tiny-lm-resid_post.3-topk32-6144"); p != "" {
 		s, err := Load(p)

@@ -145,6 +145,9 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 				ctxSize   = h.context
 				bos       bool
 				stream    *activations.Stream
+				// the cache's text field and where its text ends
+				cacheField string
+				cacheEnd   int
 			)
 			if cacheDir != "" {
 				c, err := activations.OpenCache(cacheDir, seed)
@@ -167,6 +170,7 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 				}
 				src, dIn, modelName, site, scale = c, c.Dim(), c.Manifest.Model, c.Manifest.Site, c.Scale()
 				textName, ctxSize, bos = c.Manifest.Text, c.Manifest.ContextSize, c.Manifest.PrependBOS
+				cacheField, cacheEnd = c.Manifest.TextField, c.Manifest.Position.Doc
 			} else {
 				cfg, err := h.config(cmd, s)
 				if err != nil {
@@ -202,6 +206,10 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 			var cl []string
 			cmd.Flags().Visit(func(f *pflag.Flag) { cl = append(cl, "--"+f.Name+"="+f.Value.String()) })
 			fmt.Fprintf(logf, "# %s %s %s\n", time.Now().UTC().Format(time.RFC3339), cmd.CommandPath(), strings.Join(cl, " "))
+			heldText, heldField := activations.TextID(h.text), h.textField
+			if cacheDir != "" {
+				heldText, heldField = textName, cacheField
+			}
 			var last sae.Progress
 			tcfg := sae.TrainConfig{Arch: sae.Arch(arch), DSAE: dsae, K: k, BatchSize: batch, Tokens: tokens, LR: lr, Seed: seed,
 				WarmupSteps: warmup, DecayFrac: decayFrac, Decay: decay,
@@ -228,16 +236,21 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 					sa.Meta.ScaleFactor = prior * float64(scale)
 				}
 			}
-			if err := sa.SaveSAELens(out, res.LogSparsity); err != nil {
-				return err
-			}
 			sum := trainSummary{Out: out, Model: modelName, Site: site, Arch: string(sa.Arch), DIn: sa.DIn, DSAE: sa.DSAE, K: sa.K,
 				Tokens: res.Tokens, Steps: res.Steps, Seconds: el, TokensPerSec: float64(res.Tokens) / el,
-				FVU: last.FVU, L0: last.L0, DeadFrac: last.DeadFrac, Source: textName, TextEndDoc: -1}
+				FVU: last.FVU, L0: last.L0, DeadFrac: last.DeadFrac, Source: textName, TextEndDoc: cacheEnd}
 			if cacheDir != "" {
 				sum.Source = cacheDir
 			} else if stream != nil {
 				sum.TextEndDoc = stream.TextEnd().Doc
+			}
+			// where the text the training read ends, so that sae eval on the same text is held out by default
+			if sa.Meta.Extra == nil {
+				sa.Meta.Extra = map[string]any{}
+			}
+			sa.Meta.Extra[metaText], sa.Meta.Extra[metaTextField], sa.Meta.Extra[metaHeldOut] = heldText, heldField, sum.TextEndDoc+1
+			if err := sa.SaveSAELens(out, res.LogSparsity); err != nil {
+				return err
 			}
 			fmt.Fprintf(logf, "# done: %d tokens, %d steps, %.1fs, FVU %.4f, L0 %.1f, dead %.2f%%, text end document %d\n",
 				sum.Tokens, sum.Steps, el, sum.FVU, sum.L0, 100*sum.DeadFrac, sum.TextEndDoc)
@@ -251,7 +264,7 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 			fmt.Fprintf(s.Out, "%s: %s SAE %d→%d%s at %s of %s, %d tokens in %.1fs (%.0f tokens/s); last batch FVU %.4f, L0 %.1f, dead %.2f%%\n",
 				out, sa.Arch, sa.DIn, sa.DSAE, kk, site, modelName, sum.Tokens, el, sum.TokensPerSec, sum.FVU, sum.L0, 100*sum.DeadFrac)
 			if sum.TextEndDoc >= 0 {
-				fmt.Fprintf(s.Out, "held-out text starts at document %d (sae eval --skip-docs %d)\n", sum.TextEndDoc+1, sum.TextEndDoc+1)
+				fmt.Fprintf(s.Out, "held-out text starts at document %d (sae eval on the same text starts there)\n", sum.TextEndDoc+1)
 			}
 			return nil
 		},
@@ -329,6 +342,10 @@ func newSAEEvalCmd(s *ioStreams) *cobra.Command {
 			if !fl.Changed("prepend-bos") {
 				h.prependBOS = strconv.FormatBool(sa.Meta.PrependBOS)
 			}
+			if n := heldOutStart(sa.Meta, h.text, h.textField); n > 0 && !fl.Changed("skip-docs") {
+				h.skipDocs = n
+				fmt.Fprintf(s.ErrOut, "note: evaluating held-out text: skipping the first %d documents, which the training read (--skip-docs 0 includes them)\n", n)
+			}
 			cfg, err := h.config(cmd, s)
 			if err != nil {
 				return err
@@ -369,6 +386,31 @@ func newSAEEvalCmd(s *ioStreams) *cobra.Command {
 	f.IntVar(&ceContexts, "ce-contexts", 400, "contexts for the CE-loss figures (3 forward passes each)")
 	f.Var(&format, "format", "output format: text or json")
 	return cmd
+}
+
+// SAE metadata steer sae train records (cfg.json "metadata"): the text it read and the first document
+// after it.
+const (
+	metaText      = "steer_text"
+	metaTextField = "steer_text_field"
+	metaHeldOut   = "steer_heldout_skip_docs"
+)
+
+// heldOutStart is the first document the SAE's training did not read when text (with textField) is the
+// text it was trained on, else 0.
+func heldOutStart(m sae.Meta, text, textField string) int {
+	t, _ := m.Extra[metaText].(string)
+	f, _ := m.Extra[metaTextField].(string)
+	if t == "" || t != activations.TextID(text) || f != textField {
+		return 0
+	}
+	switch n := m.Extra[metaHeldOut].(type) {
+	case float64: // read back from JSON
+		return max(0, int(n))
+	case int:
+		return max(0, n)
+	}
+	return 0
 }
 
 func newSAEConvertCmd(s *ioStreams) *cobra.Command {

@@ -79,9 +79,25 @@ func TestSAETrainEvalConvertCLI(t *testing.T) {
 	if ev["site"] != "resid_post.2" || ev["tokens"].(float64) != 200 || ev["ce_contexts"].(float64) != 2 {
 		t.Errorf("eval %v", ev)
 	}
+	// without --skip-docs, eval on the training text starts after what the training read, and says so
 	code, stdout, stderr = runCLI(t, "", "sae", "eval", "--sae", out, "--tokens", "100", "--ce-contexts", "1")
-	if code != 0 || !strings.Contains(stdout, "CE loss recovered") || !strings.Contains(stdout, "FVU") {
+	if code != 0 || !strings.Contains(stdout, "CE loss recovered") || !strings.Contains(stdout, "FVU") ||
+		!strings.Contains(stdout, fmt.Sprintf("skipping %d documents", sum.TextEndDoc+1)) || !strings.Contains(stderr, "held-out") {
 		t.Errorf("text eval: exit %d: %s %s", code, stdout, stderr)
+	}
+	// --skip-docs 0 evaluates from the start; another text starts at its beginning
+	other := filepath.Join(dir, "other.txt")
+	if err := os.WriteFile(other, []byte(strings.Repeat("Another text, never trained on, for the evaluation. ", 40)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--skip-docs", "0"}, {"--text", other}} {
+		code, stdout, stderr = runCLI(t, "", append([]string{"sae", "eval", "--sae", out, "--tokens", "100", "--ce-contexts", "1", "--format", "json"}, args...)...)
+		if code != 0 {
+			t.Fatalf("eval %v: exit %d: %s", args, code, stderr)
+		}
+		if err := json.Unmarshal([]byte(stdout), &ev); err != nil || ev["skip_docs"].(float64) != 0 || strings.Contains(stderr, "held-out") {
+			t.Errorf("eval %v: skip_docs %v (%v) %s", args, ev["skip_docs"], err, stderr)
+		}
 	}
 	// convert to sparsify and back
 	sp := filepath.Join(dir, "sparsify")
