@@ -22,7 +22,10 @@ type BenchConfig struct {
 	OnDevice    Toggle
 	BF16Matmuls bool
 	TopK        string // OnDevice: "sort", "chunked" or "" (the backend's best: sort on GPUs)
-	ForceAux    bool   // the step-alone timing starts with half of the latents dead, so AuxK runs
+	ForceAux    bool   // the step-alone timing starts with some latents dead (DeadFraction), so AuxK runs
+	// DeadFraction (ForceAux): the fraction of latents dead at the start, spread evenly; 0 means half. Up to
+	// about 3/32 (S/8 columns, less room for growth) the compact AuxK step runs, above it the full one.
+	DeadFraction float64
 	DeviceGraph string // OnDevice bf16 graph variant, for comparisons (TrainConfig.deviceGraph's values)
 	// ReLU / JumpReLU: DenseGraph trains with the graph step on the pure-Go backend too (not the Go dense
 	// step), AutodiffGraph with the autodiff graph step (TrainConfig's fields of those names).
@@ -125,9 +128,14 @@ func Bench(ctx context.Context, be compute.Backend, c BenchConfig) (*BenchResult
 	}
 	t := &trainer{cfg: cfg, d: d, S: cfg.DSAE, steps: c.Warmup + c.Steps, stepExec: execs, backend: be, onDevice: true}
 	t.init(data[:B*d])
-	if res.AuxK { // half of the latents start dead: the AuxK branch runs on every step
-		for j := 0; j < t.S; j += 2 {
-			t.since[j] = cfg.DeadTokens
+	if res.AuxK { // some latents start dead: the AuxK branch runs on every step
+		frac := c.DeadFraction
+		if frac <= 0 || frac > 1 {
+			frac = 0.5
+		}
+		n := max(1, int(frac*float64(t.S)))
+		for i := range n {
+			t.since[i*t.S/n] = cfg.DeadTokens
 		}
 	}
 	xs := make([]*tensors.Tensor, 4)

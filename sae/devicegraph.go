@@ -26,7 +26,11 @@ import (
 // A scatter-add of B·k rows into W_dec/W_enc (autodiff's gradient of a gather) is what a GPU does worst;
 // the dense form costs 2·B·S·d multiply-adds each but runs on the matrix units. With BF16Matmuls the
 // [B,S]×[S,d]-sized products take bfloat16 operands (float32 accumulation and results).
-func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
+//
+// With auxCols > 0 the AuxK part gathers the pre-activations of at most auxCols dead latents (the
+// longest dead first; all of them while there are no more) into [B,auxCols] and works there: the top-k_aux,
+// ê from the gathered decoder rows, and ∂W_dec's aux rows scattered back (the columns are distinct).
+func (t *trainer) buildDeviceStep(aux bool, auxCols int, in []*Node) []*Node {
 	g := in[0].Graph()
 	cfg := t.cfg
 	hyper := in[devHyper]
@@ -90,7 +94,43 @@ func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
 	lossN := mse
 	auxLoss := zero
 	fCat, gCat := F, gx
-	if aux {
+	var gWDecAux func(gWDec *Node) *Node // adds the compact AuxK rows of ∂W_dec
+	if aux && auxCols > 0 {
+		since := in[devSince]
+		dead := t.deadGraph(since) // [S]
+		key := Where(dead, ConvertDType(since, dtypes.Float32), Scalar(g, dtypes.Float32, -1))
+		_, cols := TopK(key, auxCols, -1) // [C]: dead latents, longest dead first (then alive ones, masked)
+		// in latent order: rows gathered in order, and ties in the top-k_aux broken by latent as in the full step
+		cols = Sort(cols, 0, true)
+		cols1 := InsertAxes(cols, -1)
+		colDead := Gather(dead, cols1) // [C]
+		C := auxCols
+		colIdx := Concatenate([]*Node{Iota(g, shapes.Make(dtypes.Int32, B, C, 1), 0), BroadcastToDims(InsertAxes(cols1, 0), B, C, 1)}, -1)
+		preC := Reshape(Gather(pre, colIdx), B, C) // [B,C]
+		deadBC := BroadcastToDims(InsertAxes(colDead, 0), B, C)
+		masked := Where(deadBC, preC, BroadcastToDims(Infinity(g, preC.DType(), -1), B, C))
+		iaC := t.selectTopK(masked, cfg.KAux) // [B,kAux] into the C columns
+		ijC := rowIdx(iaC)
+		preA := ConvertDType(Reshape(Gather(preC, ijC), B, cfg.KAux), dtypes.Float32)
+		isDead := Reshape(Gather(deadBC, ijC), B, cfg.KAux)
+		valsA := Where(isDead, Max(preA, zero), ZerosLike(preA))
+		AC := Scatter(ijC, ConvertDType(valsA, sdt), shapes.Make(sdt, B, C), false, true) // [B,C]
+		wDecC := Gather(wDec, cols1)                                                      // [C,d]
+		ehat := t.mm(AC, []int{1}, wDecC, []int{0})                                       // [B,d]
+		nDead := ReduceAllSum(ConvertDType(dead, dtypes.Float32))
+		scale := MulScalar(Min(DivScalar(nDead, float64(cfg.KAux)), Scalar(g, dtypes.Float32, 1)), cfg.AuxCoef)
+		r := Sub(ehat, e)
+		auxLoss = Mul(scale, DivScalar(ReduceAllSum(Square(r)), bf))
+		lossN = Add(lossN, auxLoss)
+		ga := Mul(MulScalar(r, 2/bf), scale)       // ∂aux/∂ê [B,d]
+		gaC := t.mm(ga, []int{1}, wDecC, []int{1}) // [B,C]
+		dpreA := Where(LogicalAnd(isDead, GreaterThan(preA, zero)), Reshape(Gather(gaC, ijC), B, cfg.KAux), ZerosLike(preA))
+		ia := Reshape(Gather(cols, InsertAxes(iaC, -1)), B, cfg.KAux) // the latents
+		P = ScatterSum(P, rowIdx(ia), ConvertDType(dpreA, sdt), false, true)
+		gWDecAux = func(gWDec *Node) *Node {
+			return ScatterSum(gWDec, cols1, t.mm(AC, []int{0}, ga, []int{0}), false, true) // + A_Cᵀ·∂ê at the C rows
+		}
+	} else if aux {
 		dead := t.deadGraph(in[devSince]) // [S]
 		deadB := BroadcastToDims(InsertAxes(dead, 0), B, S)
 		masked := Where(deadB, pre, BroadcastToDims(Infinity(g, pre.DType(), -1), B, S))
@@ -129,6 +169,9 @@ func (t *trainer) buildDeviceStep(aux bool, in []*Node) []*Node {
 	}
 	if !sparse {
 		gWDec = t.mm(fCat, []int{0}, gCat, []int{0})
+	}
+	if gWDecAux != nil {
+		gWDec = gWDecAux(gWDec)
 	}
 	gBDec := Sub(ReduceSum(gx, 0), Reshape(DotGeneral(InsertAxes(gBEnc, 0), []int{1}, nil, wEncT, []int{0}, nil), d))
 	grads := []*Node{gWEncT, gBEnc, gBDec, ZerosLike(in[inParams+3]), gWDec}

@@ -230,6 +230,20 @@ func (t *trainer) deviceBookkeeping(in []*Node, fired, finite *Node) []*Node {
 	return []*Node{Add(in[devFired], fired), newSince, newBad, nDead}
 }
 
+// auxCols is how many columns the compact AuxK step gathers its dead latents into: 4·k_aux or S/8,
+// whichever is more, rounded up to a multiple of 128 (TrainConfig.auxCols overrides it); 0 when that is
+// not smaller than S (then AuxK runs over all S columns).
+func (t *trainer) auxCols() int {
+	c := t.cfg.auxCols
+	if c == 0 {
+		c = (max(4*t.cfg.KAux, t.S/8) + 127) / 128 * 128
+	}
+	if c >= t.S || c < t.cfg.KAux {
+		return 0
+	}
+	return c
+}
+
 // sinceCap is where the on-device (Int32) tokens-since-fired counters stop growing.
 func (t *trainer) sinceCap() int64 {
 	return min(t.cfg.DeadTokens, math.MaxInt32-int64(t.cfg.BatchSize))
@@ -294,6 +308,9 @@ func (t *trainer) trainStepDevice(xT *tensors.Tensor, sync bool) (p Progress, er
 		t.initDevice()
 	}
 	v := stepVariant{device: true, aux: t.dev.deadView > 0 && t.cfg.AuxCoef > 0 && !t.cfg.Arch.dense()}
+	if c := t.auxCols(); v.aux && c > 0 && t.dev.deadView <= c*3/4 {
+		v.auxCols = c // room for the dead latents to grow by a third until the next sync
+	}
 	e, err := t.exec(v)
 	if err != nil {
 		return p, err

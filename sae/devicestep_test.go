@@ -101,7 +101,7 @@ func checkDeviceStepMatchesSparse(t *testing.T, devBackend compute.Backend) {
 	const d, B = 16, 32
 	data := synthData(B*12, d, 48, 3, 11)
 	for _, aux := range []bool{false, true} {
-		for _, method := range []string{"chunked", "sort", "chunked,selpre,sparsegrad,biascol"} {
+		for _, method := range []string{"chunked", "sort", "chunked,selpre,sparsegrad,biascol", "chunked,compactaux"} {
 			fullSort := method == "sort"
 			graph := strings.TrimPrefix(strings.TrimPrefix(method, "chunked"), ",")
 			name := map[bool]string{false: "noaux", true: "aux"}[aux] + "-" + method
@@ -123,6 +123,10 @@ func checkDeviceStepMatchesSparse(t *testing.T, devBackend compute.Backend) {
 				dcfg := base.cfg
 				dcfg.topKMethod = map[bool]string{false: "chunked", true: "sort"}[fullSort]
 				dcfg.deviceGraph = graph // the f32 graph with the sparse-gradient variants (AuxK keeps the dense form)
+				if graph == "compactaux" {
+					// AuxK over 48 gathered columns: the 32 dead latents fit, so the step is exact
+					dcfg.deviceGraph, dcfg.auxCols = "", 48
+				}
 				dv := cloneTrainer(t, base, dcfg)
 				dv.onDevice = true
 				dv.backend = devBackend
@@ -242,6 +246,9 @@ func checkDeviceStepBF16Graphs(t *testing.T, devBackend compute.Backend) {
 	run := func(bf16 bool, variant string, lowp dtypes.DType, steps int) (*trainer, Progress) {
 		c := base.cfg
 		c.BF16Matmuls, c.deviceGraph = bf16, variant
+		if variant == "compactaux" {
+			c.deviceGraph, c.auxCols = "", 48 // AuxK over 48 gathered columns (the 32 dead latents fit)
+		}
 		tr := cloneTrainer(t, base, c)
 		tr.onDevice, tr.lowp, tr.backend = true, lowp, devBackend
 		var first Progress
@@ -274,7 +281,7 @@ func checkDeviceStepBF16Graphs(t *testing.T, devBackend compute.Backend) {
 		ref.step++
 	}
 	variants := []string{"", "f32scatter", "f32select", "f32select,f32scatter", "chunks=8/4", "gomlxtopk", "bf16rows",
-		"selpre", "biascol", "firedscatter", "f32select,biascol", "selpre,biascol,firedscatter,bf16rows", "sparsegrad", "selpre,sparsegrad"}
+		"selpre", "biascol", "firedscatter", "f32select,biascol", "selpre,biascol,firedscatter,bf16rows", "sparsegrad", "selpre,sparsegrad", "compactaux"}
 	for _, v := range variants {
 		tr, _ := run(true, v, dtypes.Float32, 4)
 		diffs := stateDiffs(t, ref, tr, 0, 3*nParams)

@@ -30,10 +30,13 @@ type stepVariant struct {
 	sparse bool // topk sparse path (idx input)
 	masked bool // dense with a selection mask input (batchtopk, or topk with aux)
 	aux    bool // auxMask input
+	// auxCols (device, aux): AuxK over this many gathered columns holding the dead latents (longest dead
+	// first) instead of all S; 0 = all
+	auxCols int
 }
 
 func (v stepVariant) key() string {
-	return fmt.Sprintf("%v%v%v%v", v.device, v.sparse, v.masked, v.aux)
+	return fmt.Sprintf("%v%v%v%v%d", v.device, v.sparse, v.masked, v.aux, v.auxCols)
 }
 
 func (t *trainer) buildStep(v stepVariant, in []*Node) []*Node {
@@ -41,7 +44,7 @@ func (t *trainer) buildStep(v stepVariant, in []*Node) []*Node {
 		if t.cfg.Arch.dense() {
 			return t.buildDenseDeviceStep(in)
 		}
-		return t.buildDeviceStep(v.aux, in)
+		return t.buildDeviceStep(v.aux, v.auxCols, in)
 	}
 	cfg := t.cfg
 	if !v.sparse && !v.masked && cfg.Arch.dense() && !cfg.AutodiffGraph {

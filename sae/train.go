@@ -89,6 +89,8 @@ type TrainConfig struct {
 	// containing "bf16rows": the k selected W_enc and W_dec rows gathered from bfloat16 copies (not yet
 	// measured on a GPU).
 	deviceGraph string
+	// auxCols (OnDevice AuxK): the compact AuxK step's column count (tests); 0 = trainer.auxCols' default
+	auxCols int
 	// DenseGraph trains ReLU and JumpReLU with the GoMLX graph step (densegraph.go) on the pure-Go backend
 	// too, instead of the Go dense step (densestep.go: the same five matmuls, hand-written gradients and two
 	// fused elementwise passes). Other backends always use the graph step.

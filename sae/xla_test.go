@@ -116,7 +116,10 @@ func BenchmarkXLATrain(b *testing.B) {
 			srt.TopK = "sort"
 			aux := bf
 			aux.ForceAux = true
-			vs = append(vs, variant{"topk_device_bf16_sort_" + tag, srt}, variant{"topk_device_bf16_auxk_" + tag, aux})
+			aux5 := aux // 5% dead: the compact AuxK step (S/8 gathered columns)
+			aux5.DeadFraction = 0.05
+			vs = append(vs, variant{"topk_device_bf16_sort_" + tag, srt}, variant{"topk_device_bf16_auxk_" + tag, aux},
+				variant{"topk_device_bf16_auxk_5pct_dead_" + tag, aux5})
 			// ReLU's per-step graph loop (OnDevice off), hand-written and autodiff
 			graph := base
 			graph.Arch, graph.K, graph.OnDevice = ArchReLU, 0, Off

@@ -31,6 +31,9 @@ func newSAEBenchCmd(s *ioStreams) *cobra.Command {
 			if c.DIn < 1 || c.DSAE < 1 || c.BatchSize < 1 || c.Steps < 1 || c.Warmup < 1 {
 				return &usageError{"--d-in, --width, --batch, --steps and --warmup must be positive"}
 			}
+			if !(c.DeadFraction > 0 && c.DeadFraction <= 1) { // also NaN
+				return &usageError{fmt.Sprintf("--dead-fraction must be in (0, 1], not %v", c.DeadFraction)}
+			}
 			od, err := parseToggle("--on-device", onDevice)
 			if err != nil {
 				return err
@@ -84,7 +87,8 @@ func newSAEBenchCmd(s *ioStreams) *cobra.Command {
 	f.StringVar(&onDevice, "on-device", "auto", "topk, relu, jumprelu: the whole step in one compiled graph on the device: auto (on accelerator backends), on or off")
 	f.BoolVar(&c.BF16Matmuls, "bf16", false, "on-device step: bfloat16 operands for the dense matmuls (encoder, decoder, weight gradients)")
 	f.StringVar(&c.TopK, "topk", "", "on-device step: top-k method, chunked (default) or sort (a full sort per row)")
-	f.BoolVar(&c.ForceAux, "force-aux", false, "on-device step: time the step alone with half of the latents dead (AuxK active)")
+	f.BoolVar(&c.ForceAux, "force-aux", false, "on-device step: time the step alone with --dead-fraction of the latents dead (AuxK active)")
+	f.Float64Var(&c.DeadFraction, "dead-fraction", 0.5, "with --force-aux: the fraction of latents dead (up to ~0.09 the compact AuxK step runs)")
 	f.Uint64Var(&c.Seed, "seed", 0, "seed")
 	f.Var(&format, "format", "output format: text or json")
 	return cmd
