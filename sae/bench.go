@@ -26,7 +26,7 @@ type BenchConfig struct {
 	// DeadFraction (ForceAux): the fraction of latents dead at the start, spread evenly; 0 means half. Up to
 	// about 3/32 (S/8 columns, less room for growth) the compact AuxK step runs, above it the full one.
 	DeadFraction float64
-	DeviceGraph string // OnDevice bf16 graph variant, for comparisons (TrainConfig.deviceGraph's values)
+	DeviceGraph  string // OnDevice bf16 graph variant, for comparisons (TrainConfig.deviceGraph's values)
 	// ReLU / JumpReLU: DenseGraph trains with the graph step on the pure-Go backend too (not the Go dense
 	// step), AutodiffGraph with the autodiff graph step (TrainConfig's fields of those names).
 	DenseGraph, AutodiffGraph bool

@@ -95,62 +95,31 @@ func (t *trainer) buildDeviceStep(aux bool, auxCols int, in []*Node) []*Node {
 	auxLoss := zero
 	fCat, gCat := F, gx
 	var gWDecAux func(gWDec *Node) *Node // adds the compact AuxK rows of ∂W_dec
-	if aux && auxCols > 0 {
+	if aux {
 		since := in[devSince]
 		dead := t.deadGraph(since) // [S]
-		key := Where(dead, ConvertDType(since, dtypes.Float32), Scalar(g, dtypes.Float32, -1))
-		_, cols := TopK(key, auxCols, -1) // [C]: dead latents, longest dead first (then alive ones, masked)
-		// in latent order: rows gathered in order, and ties in the top-k_aux broken by latent as in the full step
-		cols = Sort(cols, 0, true)
-		cols1 := InsertAxes(cols, -1)
-		colDead := Gather(dead, cols1) // [C]
-		C := auxCols
-		colIdx := Concatenate([]*Node{Iota(g, shapes.Make(dtypes.Int32, B, C, 1), 0), BroadcastToDims(InsertAxes(cols1, 0), B, C, 1)}, -1)
-		preC := Reshape(Gather(pre, colIdx), B, C) // [B,C]
-		deadBC := BroadcastToDims(InsertAxes(colDead, 0), B, C)
-		masked := Where(deadBC, preC, BroadcastToDims(Infinity(g, preC.DType(), -1), B, C))
-		iaC := t.selectTopK(masked, cfg.KAux) // [B,kAux] into the C columns
-		ijC := rowIdx(iaC)
-		preA := ConvertDType(Reshape(Gather(preC, ijC), B, cfg.KAux), dtypes.Float32)
-		isDead := Reshape(Gather(deadBC, ijC), B, cfg.KAux)
-		valsA := Where(isDead, Max(preA, zero), ZerosLike(preA))
-		AC := Scatter(ijC, ConvertDType(valsA, sdt), shapes.Make(sdt, B, C), false, true) // [B,C]
-		wDecC := Gather(wDec, cols1)                                                      // [C,d]
-		ehat := t.mm(AC, []int{1}, wDecC, []int{0})                                       // [B,d]
 		nDead := ReduceAllSum(ConvertDType(dead, dtypes.Float32))
-		scale := MulScalar(Min(DivScalar(nDead, float64(cfg.KAux)), Scalar(g, dtypes.Float32, 1)), cfg.AuxCoef)
-		r := Sub(ehat, e)
-		auxLoss = Mul(scale, DivScalar(ReduceAllSum(Square(r)), bf))
-		lossN = Add(lossN, auxLoss)
-		ga := Mul(MulScalar(r, 2/bf), scale)       // ∂aux/∂ê [B,d]
-		gaC := t.mm(ga, []int{1}, wDecC, []int{1}) // [B,C]
-		dpreA := Where(LogicalAnd(isDead, GreaterThan(preA, zero)), Reshape(Gather(gaC, ijC), B, cfg.KAux), ZerosLike(preA))
-		ia := Reshape(Gather(cols, InsertAxes(iaC, -1)), B, cfg.KAux) // the latents
-		P = ScatterSum(P, rowIdx(ia), ConvertDType(dpreA, sdt), false, true)
-		gWDecAux = func(gWDec *Node) *Node {
-			return ScatterSum(gWDec, cols1, t.mm(AC, []int{0}, ga, []int{0}), false, true) // + A_Cᵀ·∂ê at the C rows
+		var ga, A, ia, dpreA *Node
+		if auxCols > 0 {
+			key := Where(dead, ConvertDType(since, dtypes.Float32), Scalar(g, dtypes.Float32, -1))
+			_, cols := TopK(key, auxCols, -1) // [C]: dead latents, longest dead first (then alive ones, masked)
+			// in latent order: rows gathered in order, and ties in the top-k_aux broken by latent as in the full step
+			cols = Sort(cols, 0, true)
+			cols1 := InsertAxes(cols, -1)
+			C := auxCols
+			colIdx := Concatenate([]*Node{Iota(g, shapes.Make(dtypes.Int32, B, C, 1), 0), BroadcastToDims(InsertAxes(cols1, 0), B, C, 1)}, -1)
+			var iaC *Node
+			auxLoss, ga, A, iaC, dpreA = t.auxKPart(Reshape(Gather(pre, colIdx), B, C), Gather(dead, cols1), Gather(wDec, cols1), nDead, e, sdt)
+			ia = Reshape(Gather(cols, InsertAxes(iaC, -1)), B, cfg.KAux) // the latents
+			gWDecAux = func(gWDec *Node) *Node {
+				return ScatterSum(gWDec, cols1, t.mm(A, []int{0}, ga, []int{0}), false, true) // + A_Cᵀ·∂ê at the C rows
+			}
+		} else {
+			auxLoss, ga, A, ia, dpreA = t.auxKPart(pre, dead, wDec, nDead, e, sdt)
+			fCat, gCat = Concatenate([]*Node{F, A}, 0), Concatenate([]*Node{gx, ga}, 0)
 		}
-	} else if aux {
-		dead := t.deadGraph(in[devSince]) // [S]
-		deadB := BroadcastToDims(InsertAxes(dead, 0), B, S)
-		masked := Where(deadB, pre, BroadcastToDims(Infinity(g, pre.DType(), -1), B, S))
-		ia := t.selectTopK(masked, cfg.KAux) // [B,kAux]
-		ija := rowIdx(ia)
-		preA := ConvertDType(Reshape(Gather(pre, ija), B, cfg.KAux), dtypes.Float32)
-		isDead := Reshape(Gather(deadB, ija), B, cfg.KAux)
-		valsA := Where(isDead, Max(preA, zero), ZerosLike(preA))
-		A := Scatter(ija, ConvertDType(valsA, sdt), bs, false, true)
-		ehat := t.mm(A, []int{1}, wDec, []int{0}) // [B,d]
-		nDead := ReduceAllSum(ConvertDType(dead, dtypes.Float32))
-		scale := MulScalar(Min(DivScalar(nDead, float64(cfg.KAux)), Scalar(g, dtypes.Float32, 1)), cfg.AuxCoef)
-		r := Sub(ehat, e)
-		auxLoss = Mul(scale, DivScalar(ReduceAllSum(Square(r)), bf))
 		lossN = Add(lossN, auxLoss)
-		ga := Mul(MulScalar(r, 2/bf), scale)      // ∂aux/∂ê [B,d]
-		gaS := t.mm(ga, []int{1}, wDec, []int{1}) // [B,S] = ∂ê·W_decᵀ
-		dpreA := Where(LogicalAnd(isDead, GreaterThan(preA, zero)), Reshape(Gather(gaS, ija), B, cfg.KAux), ZerosLike(preA))
-		P = ScatterSum(P, ija, ConvertDType(dpreA, sdt), false, true) // a dead latent may also be among the k
-		fCat, gCat = Concatenate([]*Node{F, A}, 0), Concatenate([]*Node{gx, ga}, 0)
+		P = ScatterSum(P, rowIdx(ia), ConvertDType(dpreA, sdt), false, true) // a dead latent may also be among the k
 	}
 	var gWDec, gWEncT, gBEnc *Node // [S,d], [S,d], [S]
 	switch {
@@ -195,6 +164,33 @@ func (t *trainer) buildDeviceStep(aux bool, auxCols int, in []*Node) []*Node {
 	out = append(out, newV...)
 	out = append(out, lossN, mse, auxLoss, fvu, l0)
 	return append(out, t.deviceBookkeeping(in, fired, allFinite(append(newP, lossN)...))...)
+}
+
+// auxKPart is AuxK over n candidate columns (all S latents, or the compact step's gathered ones): pre
+// [B,n] their selection pre-activations, dead [n], wDecN [n,d] their decoder rows, nDead the dead latents
+// in all, e = x − x̂ [B,d]. It returns the aux loss, ∂aux/∂ê [B,d], A [B,n] (the selected dead latents'
+// activations, in sdt), the selected columns [B,k_aux] and their ∂pre [B,k_aux].
+func (t *trainer) auxKPart(pre, dead, wDecN, nDead, e *Node, sdt dtypes.DType) (auxLoss, ga, A, ia, dpreA *Node) {
+	g := pre.Graph()
+	B, n, kAux := pre.Shape().Dimensions[0], pre.Shape().Dimensions[1], t.cfg.KAux
+	zero := ScalarZero(g, dtypes.Float32)
+	deadB := BroadcastToDims(InsertAxes(dead, 0), B, n)
+	masked := Where(deadB, pre, BroadcastToDims(Infinity(g, pre.DType(), -1), B, n))
+	ia = t.selectTopK(masked, kAux) // [B,kAux]
+	ij := Concatenate([]*Node{Iota(g, shapes.Make(dtypes.Int32, B, kAux, 1), 0), InsertAxes(ia, -1)}, -1)
+	preA := ConvertDType(Reshape(Gather(pre, ij), B, kAux), dtypes.Float32)
+	isDead := Reshape(Gather(deadB, ij), B, kAux)
+	valsA := Where(isDead, Max(preA, zero), ZerosLike(preA))
+	A = Scatter(ij, ConvertDType(valsA, sdt), shapes.Make(sdt, B, n), false, true)
+	ehat := t.mm(A, []int{1}, wDecN, []int{0}) // [B,d]
+	scale := MulScalar(Min(DivScalar(nDead, float64(kAux)), Scalar(g, dtypes.Float32, 1)), t.cfg.AuxCoef)
+	r := Sub(ehat, e)
+	bf := float64(B)
+	auxLoss = Mul(scale, DivScalar(ReduceAllSum(Square(r)), bf))
+	ga = Mul(MulScalar(r, 2/bf), scale)        // ∂aux/∂ê [B,d]
+	gaN := t.mm(ga, []int{1}, wDecN, []int{1}) // [B,n] = ∂ê·W_decᵀ
+	dpreA = Where(LogicalAnd(isDead, GreaterThan(preA, zero)), Reshape(Gather(gaN, ij), B, kAux), ZerosLike(preA))
+	return auxLoss, ga, A, ia, dpreA
 }
 
 // selectTopK is topKSel with the configured method (TrainConfig.topKMethod; benchmarks: deviceGraph's
