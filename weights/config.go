@@ -376,7 +376,8 @@ func defaultRope(theta float64) RopeConfig {
 	return RopeConfig{Type: "default", Theta: theta, Factor: 1, BetaFast: 32, BetaSlow: 1}
 }
 
-// As transformers' standardize_rope_params: for llama3, yarn and longrope the pre-training length is a
+// parseRopeObject reads one rope_scaling / rope_parameters object (nested: one per layer type) and
+// validates it. As transformers' standardize_rope_params: for llama3, yarn and longrope the pre-training length is a
 // top-level original_max_position_embeddings when the config has one (Phi-3 keeps it there; it wins over
 // the rope object's own outside per-layer-type rope_parameters), else the rope object's, else
 // max_position_embeddings.
