@@ -15,11 +15,13 @@
 # e2e (train + eval tiny-lm).
 #
 # The comparison prepared in session 4 (no GPU then; each variant passed the CPU and XLA-CPU checks): the
-# bf16 TopK step against its candidate graphs, the AuxK step, the parts they change, and PyTorch, in one run:
-#   STEER_GPU_SECTIONS=correct,torch,parts,bench,benchdet STEER_SAE_BENCH_STEPS=20 STEER_BENCH_TIMEOUT=400 \
-#   STEER_SAE_PARTS_ONLY=noop,gathers,grad_,scatter_bf16 \
-#   STEER_SAE_BENCH_ONLY=topk_device_bf16_768x24576,topk_device_bf16_auxk,topk_device_bf16_bf16rows,topk_device_bf16_selpre,topk_device_bf16_biascol,topk_device_bf16_firedscatter,topk_device_bf16_sparsegrad \
-#   OUT=$OUT bash scripts/gpu-check.sh .gpu
+# bf16 TopK step against its candidate graphs, the AuxK step, the parts they change, and PyTorch, in two
+# device calls (each under the 600 s a call may take; 13 step variants at ~15 s each):
+#   STEER_GPU_SECTIONS=correct,torch,parts STEER_SAE_PARTS_ONLY=noop,gathers,grad_,scatter_bf16 \
+#     OUT=$OUT bash scripts/gpu-check.sh .gpu
+#   STEER_GPU_SECTIONS=bench,benchdet STEER_SAE_BENCH_STEPS=20 STEER_BENCH_TIMEOUT=400 \
+#     STEER_SAE_BENCH_ONLY=topk_device_bf16_768x24576,topk_device_bf16_auxk,topk_device_bf16_bf16rows,topk_device_bf16_selpre,topk_device_bf16_biascol,topk_device_bf16_firedscatter,topk_device_bf16_sparsegrad \
+#     OUT=$OUT bash scripts/gpu-check.sh .gpu
 # (sparsegrad's scatter-adds are fp32 atomics on a GPU: run-to-run nondeterministic, so it can become the
 # default only with a deterministic alternative or as an opt-in; add the section benchdet to time it with
 # XLA's deterministic, sort-based scatter.)
