@@ -70,8 +70,8 @@ type trainSummary struct {
 	L0           float64 `json:"l0"`
 	DeadFrac     float64 `json:"dead_frac"`
 	Source       string  `json:"source"`
-	// TextEndDoc: the first document the training did not read (evaluate held-out text with
-	// --skip-docs TextEndDoc+1 on the same --text). -1 for a cache.
+	// TextEndDoc: the document the text read for training ended in (from a cache: where the cache's text
+	// ends); held-out text on the same --text starts at TextEndDoc+1, where sae eval starts by default.
 	TextEndDoc int `json:"text_end_doc"`
 }
 
