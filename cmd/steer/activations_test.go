@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/steer-dev/steer/activations"
 )
 
 func TestActivationsCacheCLI(t *testing.T) {
@@ -28,6 +30,23 @@ func TestActivationsCacheCLI(t *testing.T) {
 	// rerunning a complete cache is a no-op; other settings are refused
 	if code, _, stderr := runCLI(t, "", args...); code != 0 {
 		t.Errorf("rerun: exit %d: %s", code, stderr)
+	}
+	// an SAE trained from the cache evaluates, by default, the embedded text after what the cache read
+	sdir := filepath.Join(t.TempDir(), "sae")
+	if code, _, stderr := runCLI(t, "", "sae", "train", "--activations", out, "--width", "64", "--k", "4", "--batch", "100",
+		"--tokens", "300", "--out", sdir); code != 0 {
+		t.Fatalf("train from the cache: exit %d: %s", code, stderr)
+	}
+	m, err := activations.ReadManifest(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCLI(t, "", "sae", "eval", "--sae", sdir, "--tokens", "50", "--ce-contexts", "1", "--format", "json")
+	var ev struct {
+		SkipDocs int `json:"skip_docs"`
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &ev) != nil || ev.SkipDocs != m.Position.Doc+1 || !strings.Contains(stderr, "held-out") {
+		t.Errorf("eval of the cache-trained SAE: exit %d, skip_docs %d (cache ends in document %d): %s", code, ev.SkipDocs, m.Position.Doc, stderr)
 	}
 	bad := append(append([]string(nil), args...), "--context", "32")
 	if code, _, stderr := runCLI(t, "", bad...); code != 1 || !strings.Contains(stderr, "context size 16, now 32") {
