@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/steer-dev/steer/internal/sharedtest"
@@ -55,7 +56,7 @@ func TestFixtureFamilies(t *testing.T) {
 // testdata/gen_refs.py with transformers): Mistral (sliding window), Qwen3 (q/k norm, qkv bias),
 // Gemma 3 text (local/global rope, linear scaling, q/k norm), Phi-3 (fused projections, partial rotary, longrope).
 func TestTestdataFamilies(t *testing.T) {
-	for _, fam := range []string{"mistral", "qwen3", "gemma3_text", "phi3"} {
+	for _, fam := range []string{"mistral", "qwen3", "gemma3_text", "phi3", "gemma", "phi"} {
 		t.Run(fam, func(t *testing.T) { checkFixture(t, fam, filepath.Join("testdata", fam)) })
 	}
 }
@@ -127,5 +128,40 @@ func checkFixture(t *testing.T, fam, dir string) {
 				}
 			}
 		}
+	}
+}
+
+// TestParallelBlocksHooks checks Phi's parallel blocks at the hook points: resid_post.L =
+// resid_pre.L + attn_out.L + mlp_out.L, a pass From resid_pre.L reproduces the later sites, and a pass
+// from attn_out.L (whose stream lacks the layer input the MLP reads) is refused.
+func TestParallelBlocksHooks(t *testing.T) {
+	m, err := Load(filepath.Join("testdata", "phi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := [][]int{{5, 9, 17, 33, 65, 3, 8, 21}}
+	sites := []string{"resid_pre.1", "attn_out.1", "mlp_out.1", "resid_post.1", "resid_post.2", "logits"}
+	full, err := m.Forward(ids, Capture(sites...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre, a, f, post := full.Get("resid_pre.1").Data, full.Get("attn_out.1").Data, full.Get("mlp_out.1").Data, full.Get("resid_post.1").Data
+	for i := range post {
+		if d := math.Abs(float64(pre[i] + a[i] + f[i] - post[i])); d > 1e-5 {
+			t.Fatalf("resid_post.1[%d] = %g, resid_pre + attn_out + mlp_out = %g", i, post[i], pre[i]+a[i]+f[i])
+		}
+	}
+	from, err := m.Forward(ids, From("resid_pre.1", pre), Capture("resid_post.2", "logits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"resid_post.2", "logits"} {
+		want := full.Get(s)
+		if d := maxAbsDiff(t, s, from.Get(s), want.Data, want.Shape); d > 1e-5 {
+			t.Errorf("from resid_pre.1: %s differs by %.3g", s, d)
+		}
+	}
+	if _, err := m.Forward(ids, From("attn_out.1", post), Capture("logits")); err == nil || !strings.Contains(err.Error(), "parallel") {
+		t.Errorf("from attn_out.1 on a parallel-block model: %v", err)
 	}
 }

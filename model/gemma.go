@@ -1,9 +1,11 @@
 package model
 
-// Gemma 2 and Gemma 3 (text): embeddings scaled by sqrt(d_model), (1 + w) RMSNorm, sandwich norms
-// (pre/post attention, pre/post feed-forward), query_pre_attn_scalar, attention and final logit
-// soft-capping, alternating sliding-window layers, GeGLU (gelu_pytorch_tanh) MLP. Gemma 3 adds
-// per-head q/k norms and a separate rope base for sliding layers (rope_local_base_freq).
+// Gemma 1, 2 and 3 (text): embeddings scaled by sqrt(d_model), (1 + w) RMSNorm, GeGLU
+// (gelu_pytorch_tanh) MLP. Gemma 1 has Llama's two pre-norms (input_layernorm before attention,
+// post_attention_layernorm before the MLP). Gemma 2 adds sandwich norms (pre/post attention, pre/post
+// feed-forward), query_pre_attn_scalar, attention and final logit soft-capping and alternating
+// sliding-window layers; Gemma 3 per-head q/k norms and a separate rope base for sliding layers
+// (rope_local_base_freq).
 
 import (
 	"math"
@@ -17,11 +19,20 @@ type gemma struct {
 	cfg    *weights.Config
 	p      string
 	head   string
+	gemma1 bool // no sandwich norms
 	gemma3 bool
 }
 
 func newGemma(cfg *weights.Config) family {
-	return &gemma{cfg: cfg, gemma3: cfg.ModelType == "gemma3_text"}
+	return &gemma{cfg: cfg, gemma1: cfg.ModelType == "gemma", gemma3: cfg.ModelType == "gemma3_text"}
+}
+
+// norms are the layer's RMSNorm weights: Gemma 1's two pre-norms, or the sandwich's four.
+func (f *gemma) norms() []string {
+	if f.gemma1 {
+		return []string{"input_layernorm", "post_attention_layernorm"}
+	}
+	return []string{"input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"}
 }
 
 func (f *gemma) load(l *loader) {
@@ -31,7 +42,7 @@ func (f *gemma) load(l *loader) {
 		[]string{"lm_head.weight", "language_model.lm_head.weight"})
 	for i := range c.NumLayers {
 		n := func(s string) string { return layerName(f.p, i, s) }
-		for _, norm := range []string{"input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"} {
+		for _, norm := range f.norms() {
 			l.get(n(norm+".weight"), d)
 		}
 		l.linear(n("self_attn.q_proj.weight"), H*hd, d)
@@ -91,13 +102,23 @@ func (f *gemma) attn(c *gctx, i int, x *Node) *Node {
 		window:  window,
 	})
 	o = c.linear(o, n("self_attn.o_proj.weight"), c.wOpt(n("self_attn.o_proj.bias")))
+	if f.gemma1 {
+		return o
+	}
 	return rmsNorm(o, c.w(n("post_attention_layernorm.weight")), cfg.NormEps, true)
 }
 
 func (f *gemma) mlp(c *gctx, i int, x *Node) *Node {
 	n := func(s string) string { return layerName(f.p, i, s) }
-	h := rmsNorm(x, c.w(n("pre_feedforward_layernorm.weight")), f.cfg.NormEps, true)
+	pre := "pre_feedforward_layernorm.weight"
+	if f.gemma1 {
+		pre = "post_attention_layernorm.weight" // Gemma 1's (Llama's) name for the MLP's pre-norm
+	}
+	h := rmsNorm(x, c.w(n(pre)), f.cfg.NormEps, true)
 	h = c.gatedMLP(h, f.cfg.HiddenAct, n("mlp.gate_proj.weight"), n("mlp.up_proj.weight"), n("mlp.down_proj.weight"))
+	if f.gemma1 {
+		return h
+	}
 	return rmsNorm(h, c.w(n("post_feedforward_layernorm.weight")), f.cfg.NormEps, true)
 }
 

@@ -122,10 +122,21 @@ var families = map[string]func(cfg *weights.Config) family{
 	"mistral":     newLlama,
 	"qwen2":       newLlama,
 	"qwen3":       newLlama,
+	"gemma":       newGemma,
 	"gemma2":      newGemma,
 	"gemma3_text": newGemma,
 	"gpt2":        newGPT2,
 	"phi3":        newPhi3,
+	"phi":         newPhi,
+}
+
+// parallelFamily is implemented by families whose attention and MLP both read the layer's input
+// (x + attn(x) + mlp(x): Phi-1/1.5/2), instead of the MLP reading x + attn(x).
+type parallelFamily interface{ parallelBlocks() bool }
+
+func isParallel(f family) bool {
+	p, ok := f.(parallelFamily)
+	return ok && p.parallelBlocks()
 }
 
 // loader reads tensors from a checkpoint as float32, checking shapes, and moves each to the backend

@@ -1,12 +1,13 @@
-// Package model runs Hugging Face causal language models (Llama, Mistral, Qwen2/3, Gemma 2/3, Phi-3, GPT-2)
-// as GoMLX graphs, with TransformerLens-style hook points for capturing and intervening on activations,
-// and KV-cached generation.
+// Package model runs Hugging Face causal language models (Llama, Mistral, Qwen2/3, Gemma 1/2/3,
+// Phi-1/1.5/2, Phi-3, GPT-2) as GoMLX graphs, with TransformerLens-style hook points for capturing and
+// intervening on activations, and KV-cached generation.
 //
 // Hook points (shapes as [B,T,D] = batch, positions, d_model):
 //
 //	resid_pre.L   [B,T,D]  residual stream entering layer L
 //	attn_out.L    [B,T,D]  what the attention block adds to the residual stream (after any post-norm)
-//	mlp_out.L     [B,T,D]  what the MLP block adds to the residual stream (after any post-norm)
+//	mlp_out.L     [B,T,D]  what the MLP block adds to the residual stream (after any post-norm; in Phi-1/2's
+//	                       parallel blocks the MLP reads resid_pre.L, not resid_pre.L + attn_out.L)
 //	resid_post.L  [B,T,D]  residual stream leaving layer L (= HF decoder layer output)
 //	logits        [B,T,V]  output logits (after final soft-capping, if any)
 //
@@ -348,6 +349,7 @@ func (m *Model) buildGraph(spec *graphSpec, g *Graph, in []*Node) []*Node {
 	// Hook point h (hookIndex) and what it reads run when h ≥ start: all of them from the embeddings
 	// (start 0), from a From stream only those after its site.
 	start := spec.start
+	parallel := isParallel(m.fam)
 	x := stream
 	if start == 0 {
 		x = m.fam.embed(c, ids)
@@ -360,12 +362,17 @@ func (m *Model) buildGraph(spec *graphSpec, g *Graph, in []*Node) []*Node {
 		if h >= start {
 			x = hook("resid_pre."+ls, x)
 		}
+		layerIn := x
 		if h+1 >= start {
 			a := hook("attn_out."+ls, m.fam.attn(c, l, x))
 			x = Add(x, a)
 		}
 		if h+2 >= start {
-			f := hook("mlp_out."+ls, m.fam.mlp(c, l, x))
+			mlpIn := x
+			if parallel {
+				mlpIn = layerIn // (Forward refuses From attn_out.L for these)
+			}
+			f := hook("mlp_out."+ls, m.fam.mlp(c, l, mlpIn))
 			x = Add(x, f)
 		}
 		x = hook("resid_post."+ls, x)
@@ -522,6 +529,10 @@ func (m *Model) Forward(ids [][]int, opts ...ForwardOption) (*Output, error) {
 		}
 		if o.from == "logits" {
 			return nil, fmt.Errorf("forward from: logits is not a residual-stream hook point")
+		}
+		if strings.HasPrefix(o.from, "attn_out.") && isParallel(m.fam) {
+			return nil, fmt.Errorf("forward from %s: %s runs attention and MLP in parallel on the layer's input, "+
+				"which a stream after attn_out does not give; start from resid_pre or resid_post", o.from, m.Config.ModelType)
 		}
 		if n := B * T * m.DModel(); len(o.stream) != n {
 			return nil, fmt.Errorf("forward from %s: the stream has %d values, want %d ([%d,%d,%d])", o.from, len(o.stream), n, B, T, m.DModel())

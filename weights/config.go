@@ -46,6 +46,9 @@ type Config struct {
 	// LayerTypes holds "full_attention" or "sliding_attention" for every layer.
 	LayerTypes []string
 
+	// QKLayerNorm: Phi-1/1.5/2's optional LayerNorm of each query and key head (qk_layernorm).
+	QKLayerNorm bool
+
 	// Gemma specifics (0 when absent).
 	AttnLogitSoftcap   float64
 	FinalLogitSoftcap  float64
@@ -71,12 +74,15 @@ type RopeConfig struct {
 	BetaFast, BetaSlow   float64 // yarn
 	MScale, MScaleAllDim float64 // yarn (DeepSeek style): attention factor mscale(f, MScale)/mscale(f, MScaleAllDim) when both are set
 	NoTruncate           bool    // yarn: "truncate": false keeps the correction range unrounded
-	ShortFactor          []float64
-	LongFactor           []float64 // longrope
+	// PartialRotary is the object's own partial_rotary_factor (transformers 5 keeps it in
+	// rope_parameters, and it wins over the top-level field); 0 when absent.
+	PartialRotary float64
+	ShortFactor   []float64
+	LongFactor    []float64 // longrope
 }
 
 // SupportedModelTypes lists the model_type values steer can load.
-var SupportedModelTypes = []string{"gemma2", "gemma3_text", "gpt2", "llama", "mistral", "phi3", "qwen2", "qwen3"}
+var SupportedModelTypes = []string{"gemma", "gemma2", "gemma3_text", "gpt2", "llama", "mistral", "phi", "phi3", "qwen2", "qwen3"}
 
 const (
 	FullAttention    = "full_attention"
@@ -239,7 +245,7 @@ func ParseConfig(data []byte, source string) (*Config, error) {
 	switch modelType {
 	case "gpt2":
 		parseGPT2(r, c)
-	case "llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3":
+	case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi", "phi3":
 		parseDecoder(r, c)
 	default:
 		return nil, fmt.Errorf("%s: unsupported architecture model_type %q (supported: %s)", source, modelType,
@@ -297,9 +303,11 @@ var familyDefaults = map[string]struct {
 	"mistral":     {false, "silu", 1e-6, 10000, false},
 	"qwen2":       {false, "silu", 1e-6, 10000, true},
 	"qwen3":       {false, "silu", 1e-6, 10000, false},
+	"gemma":       {true, "gelu_pytorch_tanh", 1e-6, 10000, false},
 	"gemma2":      {true, "gelu_pytorch_tanh", 1e-6, 10000, false},
 	"gemma3_text": {true, "gelu_pytorch_tanh", 1e-6, 1000000, false},
 	"phi3":        {false, "silu", 1e-5, 10000, false},
+	"phi":         {false, "gelu_new", 1e-5, 10000, true},
 }
 
 func parseDecoder(r *rawConfig, c *Config) {
@@ -316,9 +324,22 @@ func parseDecoder(r *rawConfig, c *Config) {
 	c.MaxPositions = r.intField(false, 0, "max_position_embeddings")
 	c.NormEps = r.floatField(d.eps, "rms_norm_eps")
 	c.HiddenAct = r.stringField(d.act, "hidden_activation", "hidden_act")
-	if c.ModelType == "gemma2" || c.ModelType == "gemma3_text" {
+	switch c.ModelType {
+	case "gemma2", "gemma3_text":
 		// Gemma's config carries both; transformers uses hidden_activation.
 		c.HiddenAct = r.stringField(d.act, "hidden_activation", "hidden_act")
+	case "gemma":
+		// transformers 5's GemmaConfig reads hidden_act only, and takes the released checkpoints'
+		// "gelu" to mean the tanh approximation.
+		if c.HiddenAct = r.stringField(d.act, "hidden_act"); c.HiddenAct == "gelu" {
+			c.HiddenAct = "gelu_pytorch_tanh"
+		}
+		if r.boolField(false, "use_bidirectional_attention") {
+			r.fail("use_bidirectional_attention (EmbeddingGemma) is not supported: steer runs causal language models")
+		}
+	case "phi":
+		c.NormEps = r.floatField(d.eps, "layer_norm_eps")
+		c.QKLayerNorm = r.boolField(false, "qk_layernorm")
 	}
 	c.TieWordEmbeddings = r.boolField(d.tie, "tie_word_embeddings")
 	switch c.ModelType {
@@ -326,18 +347,30 @@ func parseDecoder(r *rawConfig, c *Config) {
 		c.AttentionBias = true // q/k/v carry biases, o_proj does not
 	case "phi3":
 		c.AttentionBias = false
+	case "phi": // every projection carries a bias, the LM head too
+		c.AttentionBias, c.AttentionOutBias = true, true
 	default:
 		c.AttentionBias = r.boolField(false, "attention_bias")
 		c.AttentionOutBias = c.AttentionBias
 	}
 	c.MLPBias = r.boolField(false, "mlp_bias")
 	c.PartialRotaryFactor = r.floatField(1, "partial_rotary_factor")
+	if c.ModelType == "phi" {
+		c.MLPBias = true
+		c.PartialRotaryFactor = r.floatField(0.5, "partial_rotary_factor") // PhiConfig's default
+	}
 	c.AttnLogitSoftcap = r.floatField(0, "attn_logit_softcapping")
 	c.FinalLogitSoftcap = r.floatField(0, "final_logit_softcapping")
-	if c.ModelType == "gemma2" || c.ModelType == "gemma3_text" {
+	switch c.ModelType {
+	case "gemma2", "gemma3_text":
 		c.QueryPreAttnScalar = r.floatField(float64(c.HeadDim), "query_pre_attn_scalar")
+	case "gemma":
+		c.QueryPreAttnScalar = float64(c.HeadDim) // Gemma 1 scales by head_dim^-0.5
 	}
 	parseRope(r, c, d.theta)
+	if c.Rope.PartialRotary != 0 {
+		c.PartialRotaryFactor = c.Rope.PartialRotary
+	}
 	parseLayerTypes(r, c)
 }
 
@@ -403,6 +436,7 @@ func parseRopeObject(r *rawConfig, field string, raw json.RawMessage, theta floa
 	rc.MScale = sub.floatField(0, "mscale")
 	rc.MScaleAllDim = sub.floatField(0, "mscale_all_dim")
 	rc.NoTruncate = !sub.boolField(true, "truncate")
+	rc.PartialRotary = sub.floatField(0, "partial_rotary_factor")
 	switch rc.Type {
 	case "llama3", "yarn", "longrope":
 		if !nested && r.has("original_max_position_embeddings") {
@@ -561,7 +595,8 @@ func (c *Config) validate() error {
 var architectureModelType = map[string]string{
 	"LlamaForCausalLM": "llama", "MistralForCausalLM": "mistral", "Qwen2ForCausalLM": "qwen2",
 	"Qwen3ForCausalLM": "qwen3", "Gemma2ForCausalLM": "gemma2", "Gemma3ForCausalLM": "gemma3_text",
-	"GPT2LMHeadModel": "gpt2", "GPT2Model": "gpt2", "Phi3ForCausalLM": "phi3",
+	"GPT2LMHeadModel": "gpt2", "GPT2Model": "gpt2", "Phi3ForCausalLM": "phi3", "PhiForCausalLM": "phi",
+	"GemmaForCausalLM": "gemma",
 }
 
 // SlidingLayers returns the indices of sliding-window layers.

@@ -149,11 +149,37 @@ func TestFamilyDefaultsAndTying(t *testing.T) {
 		phi.SlidingWindow != 2047 || phi.NumKVHeads != 4 || phi.HeadDim != 24 || len(phi.Rope.LongFactor) != 2 {
 		t.Errorf("phi3: %+v", phi)
 	}
+	// Phi-1/1.5/2: LayerNorm eps under layer_norm_eps, biases everywhere, partial rotary 0.5 unless given
+	// (transformers 5 writes it inside rope_parameters, where it wins), q/k LayerNorm
+	for _, c := range []struct {
+		extra   string
+		partial float64
+	}{{``, 0.5}, {`, "partial_rotary_factor": 0.4`, 0.4},
+		{`, "partial_rotary_factor": 0.5, "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.4}`, 0.4}} {
+		p1, err := ParseConfig([]byte(`{"model_type": "phi", "vocab_size": 100, "hidden_size": 64, "intermediate_size": 256,
+		  "num_hidden_layers": 2, "num_attention_heads": 4, "layer_norm_eps": 1e-4, "qk_layernorm": true`+c.extra+`}`), "phi2.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p1.NormEps != 1e-4 || !p1.QKLayerNorm || !p1.AttentionBias || !p1.AttentionOutBias || !p1.MLPBias || p1.HiddenAct != "gelu_new" ||
+			p1.PartialRotaryFactor != c.partial || p1.TieWordEmbeddings || p1.HeadDim != 16 {
+			t.Errorf("phi %s: %+v", c.extra, p1)
+		}
+	}
+	// Gemma 1: tied, "gelu" read as the tanh approximation, scaled by head_dim^-0.5
+	g1, err := ParseConfig([]byte(`{`+strings.Replace(llamaBase, "llama", "gemma", 1)+`, "hidden_act": "gelu", "hidden_activation": null}`), "g1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g1.TieWordEmbeddings || g1.HiddenAct != "gelu_pytorch_tanh" || g1.QueryPreAttnScalar != float64(g1.HeadDim) || g1.SlidingWindow != 0 {
+		t.Errorf("gemma: %+v", g1)
+	}
 }
 
 func TestConfigErrors(t *testing.T) {
 	for _, c := range []struct{ json, want string }{
-		{`{"model_type": "bloom"}`, `unsupported architecture model_type "bloom" (supported: gemma2, gemma3_text, gpt2, llama`},
+		{`{"model_type": "bloom"}`, `unsupported architecture model_type "bloom" (supported: gemma, gemma2, gemma3_text, gpt2, llama, mistral, phi, phi3`},
+		{`{` + strings.Replace(llamaBase, "llama", "gemma", 1) + `, "use_bidirectional_attention": true}`, "use_bidirectional_attention"},
 		{`{"vocab_size": 3}`, `missing field "model_type"`},
 		{`{"model_type": "llama", "vocab_size": 100}`, `missing field "hidden_size"`},
 		{`{` + llamaBase + `, "hidden_size": "big"}`, `field "hidden_size" must be an integer`},

@@ -63,7 +63,7 @@ func TestInfoErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"info", filepath.Join(dir, "missing")}, 1, "not found"},
-		{[]string{"info", dir}, 1, "unsupported architecture model_type \"rwkv\" (supported: gemma2, gemma3_text, gpt2, llama, mistral, phi3, qwen2, qwen3)"},
+		{[]string{"info", dir}, 1, "unsupported architecture model_type \"rwkv\" (supported: gemma, gemma2, gemma3_text, gpt2, llama, mistral, phi, phi3, qwen2, qwen3)"},
 		{[]string{"info", bad}, 1, `missing field "hidden_size"`},
 		{[]string{"info", noWeights}, 1, "no model weights"},
 		{[]string{"info", "--format", "yaml"}, 2, "--format must be text or json"},

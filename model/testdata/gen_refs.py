@@ -1,12 +1,14 @@
 """Generates tiny random-weight reference checkpoints for the families without shared fixtures.
 
 Run with a Python that has torch and transformers (any CPU/GPU build):
-    python model/testdata/gen_refs.py model/testdata
+    python model/testdata/gen_refs.py model/testdata [FAMILY ...]
+(all families, or the ones named; gemma and phi, added later, are seeded by their names, so they come
+out the same either way).
 Each <family>/ gets config.json, model.safetensors (bf16 to keep them small) and golden.safetensors
 (input_ids [2,T], logits, resid_post.{i}, greedy_ids = row 0 + 8 greedy tokens,
 greedy_short_ids = the first 10 tokens of row 0 + 12 greedy tokens), computed in float32.
 """
-import json, os, sys
+import json, os, sys, zlib
 import torch
 import transformers
 from safetensors.torch import save_file
@@ -29,6 +31,15 @@ families = {
                          rope_scaling={"rope_type": "linear", "factor": 2.0},
                          final_logit_softcapping=None, attn_logit_softcapping=None, tie_word_embeddings=True,
                          hidden_activation="gelu_pytorch_tanh"), 12),
+    # Gemma 1: two pre-norms, (1 + w) RMSNorm, scaled embeddings; "gelu" is the released configs' legacy
+    # name for the tanh approximation.
+    "gemma": (transformers.GemmaConfig, transformers.GemmaForCausalLM,
+              dict(hidden_act="gelu", tie_word_embeddings=True, rope_theta=10000.0), 12),
+    # Phi-1/1.5/2: parallel attention and MLP on one LayerNorm, biases everywhere (LM head too), partial
+    # rotary 0.4 (Phi-2's), q/k LayerNorm, grouped-query heads.
+    "phi": (transformers.PhiConfig, transformers.PhiForCausalLM,
+            dict(partial_rotary_factor=0.4, qk_layernorm=True, hidden_act="gelu_new", layer_norm_eps=1e-5,
+                 rope_theta=10000.0), 12),
     "phi3": (transformers.Phi3Config, transformers.Phi3ForCausalLM,
              dict(partial_rotary_factor=0.5, original_max_position_embeddings=16, max_position_embeddings=64,
                   rope_scaling={"type": "longrope", "short_factor": [1.0, 1.2, 1.5, 2.0],
@@ -36,7 +47,12 @@ families = {
                   sliding_window=None, rope_theta=10000.0), 20),
 }
 
+only = sys.argv[2:]
 for name, (cfg_cls, model_cls, extra, T) in families.items():
+    if only and name not in only:
+        continue
+    if name in ("gemma", "phi"):
+        torch.manual_seed(zlib.crc32(name.encode()))
     kw = dict(common)
     kw.update(extra)
     cfg = cfg_cls(**kw)
