@@ -43,7 +43,7 @@ func (t *trainer) buildDeviceStep(aux bool, auxCols int, in []*Node) []*Node {
 
 	has := func(knob string) bool { return strings.Contains(cfg.deviceGraph, knob) }
 	xin := Sub(x, InsertAxes(bDec, 0))
-	xa := t.withOnes(xin)                  // [B,d+1(+pad)]: xin, a column of ones (b_enc's), zeros
+	xa := t.withOnes(xin)                  // [B,d+1(+pad)]: xin, then columns of ones (the first is b_enc's)
 	pre := t.selectionPre(xa, wEncT, bEnc) // [B,S]
 	idx := t.selectTopK(pre, k)
 	idx1 := InsertAxes(idx, -1)

@@ -200,9 +200,10 @@ func (t *trainer) bf16Select() bool {
 	return t.cfg.BF16Matmuls && !strings.Contains(t.cfg.deviceGraph, "f32select")
 }
 
-// withOnes appends a column of ones to xin [B,d] (then zeros up to a multiple of 8 columns, for the
-// tensor cores), in the selection product's dtype: with b_enc as the matching row of the encoder it
-// adds the bias inside the product, and a product with it sums over rows in its ones column.
+// withOnes appends a column of ones to xin [B,d] (in bf16, more of them up to a multiple of 8 columns,
+// for the tensor cores; selectionPre gives those zero weights), in the selection product's dtype: with
+// b_enc as the matching row of the encoder it adds the bias inside the product, and a product with it
+// sums over rows in its first ones column.
 func (t *trainer) withOnes(xin *Node) *Node {
 	g := xin.Graph()
 	B, d := xin.Shape().Dimensions[0], xin.Shape().Dimensions[1]
