@@ -170,6 +170,8 @@ type ceRunner struct {
 	ids      [][]int
 	stream   []float32
 	targets  []int32
+	// parallel-block models at attn_out: the three attn_out versions [3C,T,d] and an all-ones mask
+	attnVals, ones []float32
 
 	clean, spliced, zero, kl float64
 	tokens                   int64
@@ -220,6 +222,16 @@ func (r *ceRunner) run(ids [][]int, clean *model.Output, recon, mask []float32, 
 			base[i] = pre[i] + att[i]
 		}
 	}
+	// Parallel-block models (Phi-1/2) cannot start from attn_out.L (their MLP reads resid_pre.L): the
+	// pass starts at resid_pre.L and the three attn_out versions replace the layer's attention output.
+	fromPre := r.kind == "attn_out" && r.m.ParallelBlocks()
+	if fromPre && r.attnVals == nil {
+		r.attnVals, r.ones = make([]float32, 3*C*T*d), make([]float32, 3*C*T)
+		for i := range r.ones {
+			r.ones[i] = 1
+		}
+	}
+	attn := r.attnVals // [3C,T,d] the attn_out versions, when fromPre
 	for c0 := 0; c0 < n; c0 += C {
 		for j := range C {
 			b := c0 + j
@@ -243,15 +255,23 @@ func (r *ceRunner) run(ids [][]int, clean *model.Output, recon, mask []float32, 
 					sv = v + (recon[o+i] - v)
 					zv = v - v
 				}
-				if base != nil {
+				if fromPre {
+					attn[j*T*d+i], attn[(C+j)*T*d+i], attn[(2*C+j)*T*d+i] = c, sv, zv
+					bv := base[o+i]
+					c, sv, zv = bv, bv, bv
+				} else if base != nil {
 					bv := base[o+i]
 					c, sv, zv = bv+c, bv+sv, bv+zv
 				}
 				cl[i], sp[i], zr[i] = c, sv, zv
 			}
 		}
-		out, err := r.m.Forward(r.ids, model.From(r.site, r.stream), model.Capture("logits"),
-			model.Intervene(&ceStats{c: C, t: T, targets: r.targets}))
+		from, ivs := model.From(r.site, r.stream), []model.Intervention{&ceStats{c: C, t: T, targets: r.targets}}
+		if fromPre {
+			from = model.From("resid_pre."+r.ls, r.stream)
+			ivs = append([]model.Intervention{Replace(r.site, attn, r.ones, 3*C, T)}, ivs...)
+		}
+		out, err := r.m.Forward(r.ids, from, model.Capture("logits"), model.Intervene(ivs...))
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
@@ -122,7 +123,17 @@ func (logSoftmax) Apply(x *Node, _ []*Node) *Node { return LogSoftmax(x, -1) }
 // summed on the host, as EvaluateSAE did before, at every kind of hook point.
 func TestCERunnerMatchesWholePasses(t *testing.T) {
 	m, _ := tiny(t)
-	s, r := randomSAE(7, 8)
+	checkCERunner(t, m, []string{"resid_post.2", "resid_pre.3", "attn_out.1", "mlp_out.4"})
+	// Phi's parallel blocks (the testdata fixture): at attn_out the runner starts from resid_pre
+	phi, err := model.Load(filepath.Join("..", "model", "testdata", "phi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCERunner(t, phi, []string{"attn_out.1", "mlp_out.1", "resid_post.0"})
+}
+
+func checkCERunner(t *testing.T, m *model.Model, sites []string) {
+	s, r := randomSAE(7, 8, m.DModel())
 	B, T, V, n, first := 5, 12, m.VocabSize(), 4, 1
 	ids := make([][]int, B)
 	mask := make([]float32, B*T)
@@ -135,7 +146,7 @@ func TestCERunnerMatchesWholePasses(t *testing.T) {
 			}
 		}
 	}
-	for _, site := range []string{"resid_post.2", "resid_pre.3", "attn_out.1", "mlp_out.4"} {
+	for _, site := range sites {
 		ce := newCERunner(m, site, 3, T, first) // chunks of 3: contexts 0-2, then 3 and two of padding
 		clean, err := m.Forward(ids, model.Capture(ce.captures()...))
 		if err != nil {
@@ -192,9 +203,9 @@ func TestCERunnerMatchesWholePasses(t *testing.T) {
 	}
 }
 
-// randomSAE is a small random TopK SAE (k 6, 48 latents) for tiny-lm's d_model 384, and the generator
-// that made it (seeded by s1, s2).
-func randomSAE(s1, s2 uint64) (*sae.SAE, *rand.Rand) {
+// randomSAE is a small random TopK SAE (k 6, 48 latents) for d_model d (tiny-lm's 384 when 0), and the
+// generator that made it (seeded by s1, s2).
+func randomSAE(s1, s2 uint64, dm ...int) (*sae.SAE, *rand.Rand) {
 	r := rand.New(rand.NewPCG(s1, s2))
 	rnd := func(n int, sc float32) []float32 {
 		v := make([]float32, n)
@@ -204,6 +215,9 @@ func randomSAE(s1, s2 uint64) (*sae.SAE, *rand.Rand) {
 		return v
 	}
 	d, S := 384, 48
+	if len(dm) > 0 && dm[0] > 0 {
+		d = dm[0]
+	}
 	return &sae.SAE{Arch: sae.ArchTopK, DIn: d, DSAE: S, K: 6, WEnc: rnd(d*S, 0.2), BEnc: rnd(S, 0.1), WDec: rnd(S*d, 0.3), BDec: rnd(d, 0.1),
 		Meta: sae.Meta{ApplyBDecToInput: true}}, r
 }

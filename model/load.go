@@ -139,6 +139,10 @@ func isParallel(f family) bool {
 	return ok && p.parallelBlocks()
 }
 
+// ParallelBlocks reports whether the model's MLP reads each layer's input alongside the attention
+// (x + attn(x) + mlp(x): Phi-1/1.5/2) rather than x + attn(x); From cannot start at attn_out.L then.
+func (m *Model) ParallelBlocks() bool { return isParallel(m.fam) }
+
 // loader reads tensors from a checkpoint as float32, checking shapes, and moves each to the backend
 // as soon as it is read (so the model holds one copy of its weights, on the backend).
 type loader struct {
