@@ -87,14 +87,14 @@ func New(source string, specials map[string]string) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmpl, err := exec.NewTemplate(templateName, cfg, loader, env)
+	tmpl, err := compile(cfg, loader, env)
 	if err != nil {
 		return nil, syntaxError(err, source, func(prefix string) error {
 			l, lerr := loaders.NewMemoryLoader(map[string]string{templateName: prefix})
 			if lerr != nil {
 				return nil
 			}
-			_, perr := exec.NewTemplate(templateName, cfg, l, env)
+			_, perr := compile(cfg, l, env)
 			return perr
 		})
 	}
@@ -103,6 +103,17 @@ func New(source string, specials map[string]string) (*Template, error) {
 		sp[k] = v
 	}
 	return &Template{source: source, specials: sp, tmpl: tmpl}, nil
+}
+
+// compile parses the template; a panic inside gonja's parser (it has dereferenced nil on input that
+// ends inside an expression, e.g. "{{0 is ") becomes an error.
+func compile(cfg *config.Config, loader loaders.Loader, env *exec.Environment) (t *exec.Template, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			t, err = nil, fmt.Errorf("unexpected end of the template or malformed expression (the parser failed: %v)", r)
+		}
+	}()
+	return exec.NewTemplate(templateName, cfg, loader, env)
 }
 
 // Source returns the template text.
@@ -167,7 +178,7 @@ func (t *Template) render(messages any, addGenerationPrompt bool, extra map[stri
 		return strftime(now(), args.Args[0].String()), nil
 	}
 
-	out, err := t.tmpl.ExecuteToString(exec.NewContext(data))
+	out, err := execute(t.tmpl, data)
 	if err != nil {
 		if raised != nil {
 			return "", raised
@@ -175,6 +186,16 @@ func (t *Template) render(messages any, addGenerationPrompt bool, extra map[stri
 		return "", fmt.Errorf("chat: rendering template: %w", err)
 	}
 	return out, nil
+}
+
+// execute renders; a panic inside gonja becomes an error.
+func execute(t *exec.Template, data map[string]any) (out string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = "", fmt.Errorf("the template engine failed: %v", r)
+		}
+	}()
+	return t.ExecuteToString(exec.NewContext(data))
 }
 
 // RenderJSON renders a conversation given as JSON: either a list of messages, or an
@@ -358,14 +379,20 @@ func syntaxError(err error, source string, parse func(prefix string) error) erro
 			msg = u.Error()
 		}
 		if msg == se.Message {
-			out.Line = strings.Count(source[:end], "\n") + 1
-			if k := strings.LastIndex(source[:end], "\n"); k >= 0 {
-				out.Column = end - k - 1
-			} else {
-				out.Column = end
-			}
+			out.Line, out.Column = lineCol(source, end)
 			return out
 		}
 	}
+	// no prefix up to a tag fails the same way: the trouble is after the last tag (a truncated template)
+	out.Line, out.Column = lineCol(source, len(source))
 	return out
+}
+
+// lineCol is the 1-based line of source[:end]'s end and its column.
+func lineCol(source string, end int) (line, col int) {
+	line = strings.Count(source[:end], "\n") + 1
+	if k := strings.LastIndex(source[:end], "\n"); k >= 0 {
+		return line, end - k - 1
+	}
+	return line, end
 }

@@ -1,6 +1,9 @@
 package chat
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 // FuzzTemplate compiles an arbitrary chat template and renders an arbitrary JSON conversation with it:
 // a syntax error, a render error or text, never a panic.
@@ -23,4 +26,16 @@ func FuzzTemplate(f *testing.F) {
 		}
 		_, _ = RenderJSON(tmpl, conv, true)
 	})
+}
+
+// TestParserPanicIsAnError: gonja's parser dereferences nil on some truncated expressions (found by
+// FuzzTemplate); New reports a syntax error naming the line instead of crashing.
+func TestParserPanicIsAnError(t *testing.T) {
+	for _, src := range []string{"{{0 is ", "line one\n{{ messages is "} {
+		_, err := New(src, nil)
+		var se *SyntaxError
+		if !errors.As(err, &se) || se.Line < 1 {
+			t.Errorf("New(%q): %v (want a *SyntaxError with a line)", src, err)
+		}
+	}
 }
