@@ -23,6 +23,10 @@ import (
 // ManifestName is the cache directory's index file.
 const ManifestName = "manifest.json"
 
+// maxDim bounds a manifest's d (the largest models' d_model is in the tens of thousands): a larger one is
+// a corrupt manifest, whose rows a reader must not try to allocate.
+const maxDim = 1 << 20
+
 // ManifestVersion is the current manifest format.
 const ManifestVersion = 1
 
@@ -97,8 +101,8 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if m.Version != ManifestVersion {
 		return nil, fmt.Errorf("activation cache %s: manifest version %d, this steer reads version %d", p, m.Version, ManifestVersion)
 	}
-	if m.D <= 0 {
-		return nil, fmt.Errorf("activation cache %s: invalid d %d", p, m.D)
+	if m.D <= 0 || m.D > maxDim {
+		return nil, fmt.Errorf("activation cache %s: invalid d %d (want 1..%d)", p, m.D, maxDim)
 	}
 	for i, sh := range m.Shards {
 		// shards live in the cache directory itself: a path elsewhere is a corrupt (or hostile) manifest
