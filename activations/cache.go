@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/steer-dev/steer/assets"
 	"github.com/steer-dev/steer/weights"
 )
 
@@ -73,11 +74,11 @@ type CacheOptions struct {
 	afterShard func(k int)
 }
 
-// TextID names a text source as manifests and SAE metadata record it: "embedded:tiny-lm-samples.jsonl.xz"
-// for "" (the embedded samples), else the file's absolute path.
+// TextID names a text source as manifests and SAE metadata record it: assets.SamplesName for "" (the
+// embedded samples), else the file's absolute path.
 func TextID(path string) string {
 	if path == "" {
-		return "embedded:tiny-lm-samples.jsonl.xz"
+		return assets.SamplesName
 	}
 	if abs, err := filepath.Abs(path); err == nil {
 		return abs

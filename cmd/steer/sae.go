@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/steer-dev/steer/activations"
+	"github.com/steer-dev/steer/assets"
 	"github.com/steer-dev/steer/model"
 	"github.com/steer-dev/steer/sae"
 )
@@ -187,7 +188,7 @@ func newSAETrainCmd(s *ioStreams) *cobra.Command {
 				be = cfg.Model.Backend() // one backend (one device client) for the model and the SAE
 				textName = h.text
 				if textName == "" {
-					textName = "embedded:tiny-lm-samples.jsonl.xz"
+					textName = assets.SamplesName
 				}
 				bos = st.Harvester().PrependBOS()
 			}
