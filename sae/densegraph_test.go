@@ -1,7 +1,6 @@
 package sae
 
 import (
-	"context"
 	"math"
 	"testing"
 
@@ -16,10 +15,7 @@ import (
 // ReLU decoder-norm-weighted L1 term's gradient). The BF16Matmuls graph is checked the same way with
 // float32 standing in for bfloat16, and so is the OnDevice step built on the same graph (its counters too).
 func TestDenseGraphMatchesAutodiff(t *testing.T) {
-	be, err := compute.NewWithConfig("go")
-	if err != nil {
-		t.Fatal(err)
-	}
+	be := goBackend(t)
 	checkDenseGraphMatchesAutodiff(t, be)
 }
 
@@ -104,21 +100,7 @@ func checkDenseGraphBF16Trains(t *testing.T, be compute.Backend) {
 			cfg := smallCfg(arch)
 			cfg.DenseGraph = true
 			cfg.BF16Matmuls = true
-			var first, last Progress
-			res, err := Train(context.Background(), NewSliceSource(data, 16), cfg, TrainOptions{Backend: be, ProgressEvery: 1,
-				Progress: func(p Progress) {
-					if p.Step == 1 {
-						first = p
-					}
-					last = p
-				}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ev, err := Evaluate(res.SAE, NewSliceSource(data[:128*16*10], 16), 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			first, last, ev := trainAndEvaluate(t, data, 16, cfg, be)
 			t.Logf("%s bf16: train FVU %.3f -> %.3f, L0 %.2f; eval FVU %.3f L0 %.2f", arch, first.FVU, last.FVU, last.L0, ev.FVU, ev.L0)
 			if !(ev.FVU < 0.5 && last.FVU < first.FVU*0.7) {
 				t.Fatalf("bf16 training did not reduce FVU enough: first %.3f last %.3f eval %.3f", first.FVU, last.FVU, ev.FVU)

@@ -3,8 +3,6 @@ package sae
 import (
 	"math"
 	"testing"
-
-	"github.com/gomlx/compute"
 )
 
 // TestDenseStepMatchesGraph checks the Go dense ReLU / JumpReLU step (hand-written gradients, fused passes)
@@ -16,10 +14,7 @@ func TestDenseStepMatchesGraph(t *testing.T) {
 	data := synthData(B*12, d, 48, 3, 11)
 	for _, arch := range []Arch{ArchReLU, ArchJumpReLU} {
 		t.Run(string(arch), func(t *testing.T) {
-			be, err := compute.NewWithConfig("go")
-			if err != nil {
-				t.Fatal(err)
-			}
+			be := goBackend(t)
 			cfg := TrainConfig{Arch: arch, DSAE: 64, BatchSize: B, Tokens: B * 12, LR: 3e-3, Seed: 5, WarmupSteps: 2,
 				L1Coef: 0.05, L0Coef: 0.02, JumpInitThreshold: 0.3, JumpBandwidth: 0.5, SparsityWarmupSteps: 4}
 			base, _ := newTestTrainer(t, be, cfg, data, d)

@@ -19,10 +19,7 @@ import (
 // row (compared by value, so that ties among bfloat16 values may pick either), for float32 and bfloat16
 // (packed-key sorts) rows, shapes that use each chunk size and planned levels, the full sort and GoMLX TopK.
 func TestTopKGraphMatchesTopKIndices(t *testing.T) {
-	be, err := compute.NewWithConfig("go")
-	if err != nil {
-		t.Fatal(err)
-	}
+	be := goBackend(t)
 	r := rand.New(rand.NewPCG(7, 7))
 	for _, c := range []struct {
 		B, S, k int
@@ -89,10 +86,7 @@ func TestTopKGraphMatchesTopKIndices(t *testing.T) {
 // with the chunked and the full-sort selection: same statistics, parameters and Adam moments to float32
 // rounding, same dead-latent counters and firing totals.
 func TestDeviceStepMatchesSparse(t *testing.T) {
-	be, err := compute.NewWithConfig("go")
-	if err != nil {
-		t.Fatal(err)
-	}
+	be := goBackend(t)
 	checkDeviceStepMatchesSparse(t, be)
 }
 
@@ -106,10 +100,7 @@ func checkDeviceStepMatchesSparse(t *testing.T, devBackend compute.Backend) {
 			graph := strings.TrimPrefix(strings.TrimPrefix(method, "chunked"), ",")
 			name := map[bool]string{false: "noaux", true: "aux"}[aux] + "-" + method
 			t.Run(name, func(t *testing.T) {
-				be, err := compute.NewWithConfig("go")
-				if err != nil {
-					t.Fatal(err)
-				}
+				be := goBackend(t)
 				cfg := TrainConfig{DSAE: 64, K: 4, BatchSize: B, Tokens: B * 12, LR: 3e-3, Seed: 5, KAux: 8,
 					DeadTokens: B * 100, WarmupSteps: 2}
 				base, _ := newTestTrainer(t, be, cfg, data, d)
@@ -221,10 +212,7 @@ func TestDeviceTrainResume(t *testing.T) {
 //     float32 rounding (weights, Adam moments, firing counts) over 4 steps;
 //   - precision: in real bfloat16, one step's loss terms are within 3% of float32's (near-tied latents swap).
 func TestDeviceStepBF16Graphs(t *testing.T) {
-	be, err := compute.NewWithConfig("go")
-	if err != nil {
-		t.Fatal(err)
-	}
+	be := goBackend(t)
 	checkDeviceStepBF16Graphs(t, be)
 }
 
@@ -232,10 +220,7 @@ func TestDeviceStepBF16Graphs(t *testing.T) {
 func checkDeviceStepBF16Graphs(t *testing.T, devBackend compute.Backend) {
 	const d, B = 16, 32
 	data := synthData(B*12, d, 48, 3, 11)
-	be, err := compute.NewWithConfig("go")
-	if err != nil {
-		t.Fatal(err)
-	}
+	be := goBackend(t)
 	cfg := TrainConfig{DSAE: 64, K: 4, BatchSize: B, Tokens: B * 12, LR: 3e-3, Seed: 5, KAux: 8, DeadTokens: B * 100, WarmupSteps: 2}
 	base, _ := newTestTrainer(t, be, cfg, data, d)
 	for j := range base.since {

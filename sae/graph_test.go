@@ -4,17 +4,13 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
 	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // EncodeGraph/DecodeGraph fed with ParamData must reproduce Encode/Decode.
 func TestGraphEncodeDecodeMatchesGo(t *testing.T) {
-	backend, err := compute.NewWithConfig("go")
-	if err != nil {
-		t.Fatal(err)
-	}
+	backend := goBackend(t)
 	for _, arch := range []Arch{ArchTopK, ArchReLU, ArchJumpReLU, ArchBatchTopK} {
 		for _, apply := range []bool{true, false} {
 			s := randSAE(arch, 10, 30, 4, 21)

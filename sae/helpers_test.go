@@ -1,10 +1,13 @@
 package sae
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"sort"
 	"testing"
+
+	"github.com/gomlx/compute"
 )
 
 func randVec(r *rand.Rand, n int, scale float64) []float32 {
@@ -146,4 +149,35 @@ func checkEncodeDecode(t *testing.T, s *SAE, wEncAt func(i, j int) float64, bEnc
 	if nonzero == 0 {
 		t.Fatalf("degenerate test: no active latents")
 	}
+}
+
+// goBackend is GoMLX's pure-Go backend.
+func goBackend(tb testing.TB) compute.Backend {
+	tb.Helper()
+	be, err := compute.NewWithConfig("go")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return be
+}
+
+// trainAndEvaluate trains on data (rows of d) with progress reported every step, on be (nil: the
+// default backend), and returns the first and last step's progress and the evaluation on the first
+// 128·16·10 values of data.
+func trainAndEvaluate(t *testing.T, data []float32, d int, cfg TrainConfig, be compute.Backend) (first, last Progress, ev *EvalResult) {
+	t.Helper()
+	res, err := Train(context.Background(), NewSliceSource(data, d), cfg, TrainOptions{Backend: be, ProgressEvery: 1,
+		Progress: func(p Progress) {
+			if p.Step == 1 {
+				first = p
+			}
+			last = p
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err = Evaluate(res.SAE, NewSliceSource(data[:128*16*10], d), 0); err != nil {
+		t.Fatal(err)
+	}
+	return first, last, ev
 }

@@ -76,10 +76,7 @@ func TestSparseStepMatchesGraph(t *testing.T) {
 				name += "-aux"
 			}
 			t.Run(name, func(t *testing.T) {
-				be, err := compute.NewWithConfig("go")
-				if err != nil {
-					t.Fatal(err)
-				}
+				be := goBackend(t)
 				cfg := TrainConfig{Arch: arch, DSAE: 64, K: 4, BatchSize: B, Tokens: B * 12, LR: 3e-3, Seed: 5, KAux: 8,
 					DeadTokens: B * 100, WarmupSteps: 2}
 				base, _ := newTestTrainer(t, be, cfg, data, d)

@@ -33,21 +33,7 @@ func TestTrainAllArchsReduceFVU(t *testing.T) {
 			}
 			cfg.TopKSparse = name == "topk-sparse"
 			cfg.TopKGraph = strings.HasSuffix(name, "-graph")
-			var first, last Progress
-			res, err := Train(context.Background(), NewSliceSource(data, 16), cfg, TrainOptions{ProgressEvery: 1,
-				Progress: func(p Progress) {
-					if p.Step == 1 {
-						first = p
-					}
-					last = p
-				}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ev, err := Evaluate(res.SAE, NewSliceSource(data[:128*16*10], 16), 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			first, last, ev := trainAndEvaluate(t, data, 16, cfg, nil)
 			t.Logf("%s: train FVU %.3f -> %.3f, L0 %.2f; eval FVU %.3f L0 %.2f dead %.2f", arch, first.FVU, last.FVU, last.L0, ev.FVU, ev.L0, ev.DeadFrac)
 			maxFVU := 0.5
 			if arch == ArchBatchTopK {

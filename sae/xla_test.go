@@ -36,20 +36,7 @@ func TestXLADeviceStep(t *testing.T) {
 		cfg := smallCfg(ArchTopK)
 		cfg.OnDevice = On // a CPU plugin would pick the sparse Go step
 		cfg.BF16Matmuls = bf16
-		var first, last Progress
-		res, err := Train(context.Background(), NewSliceSource(data, d), cfg, TrainOptions{Backend: be, ProgressEvery: 1, Progress: func(p Progress) {
-			if p.Step == 1 {
-				first = p
-			}
-			last = p
-		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev, err := Evaluate(res.SAE, NewSliceSource(data[:128*16*10], d), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		first, last, ev := trainAndEvaluate(t, data, d, cfg, be)
 		t.Logf("xla OnDevice (bf16 matmuls %v): train FVU %.3f -> %.3f; eval FVU %.3f L0 %.2f", bf16, first.FVU, last.FVU, ev.FVU, ev.L0)
 		if !(ev.FVU < 0.5 && last.FVU < 0.7*first.FVU) || ev.L0 > 4 {
 			t.Fatalf("xla OnDevice training did not converge: first %.3f last %.3f eval %.3f L0 %.2f", first.FVU, last.FVU, ev.FVU, ev.L0)
