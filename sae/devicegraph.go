@@ -43,8 +43,11 @@ func (t *trainer) buildDeviceStep(aux bool, auxCols int, in []*Node) []*Node {
 
 	has := func(knob string) bool { return strings.Contains(cfg.deviceGraph, knob) }
 	xin := Sub(x, InsertAxes(bDec, 0))
-	xa := t.withOnes(xin)                  // [B,d+1(+pad)]: xin, then columns of ones (the first is b_enc's)
-	pre := t.selectionPre(xa, wEncT, bEnc) // [B,S]
+	var xa *Node // [B,d+1(+pad)]: xin, then columns of ones (the first is b_enc's); bf16 selection, biascol
+	if t.bf16Select() || has("biascol") {
+		xa = t.withOnes(xin)
+	}
+	pre := t.selectionPre(xin, xa, wEncT, bEnc) // [B,S]
 	idx := t.selectTopK(pre, k)
 	idx1 := InsertAxes(idx, -1)
 	rowIdx := func(ix *Node) *Node { // [B,m] → [B,m,2] (row, column) scatter indices into [B,S]

@@ -182,12 +182,16 @@ func topKChunked(pre *Node, k int, gomlx bool, c int, more ...int) *Node {
 // a bfloat16 result, the bias folded in as an extra column, [x−b_dec | 1]·[W_enc | b_enc]ᵀ (the width
 // padded to a multiple of 8 for the tensor cores): half the bytes of a float32 [B,S] result and no
 // separate pass to add b_enc. Rounding can swap near-tied latents at the k-th place.
-func (t *trainer) selectionPre(xa, wEncT, bEnc *Node) *Node {
-	d := wEncT.Shape().Dimensions[1]
+// xa is withOnes(xin) when the caller has it (nil: built here if needed).
+func (t *trainer) selectionPre(xin, xa, wEncT, bEnc *Node) *Node {
 	if !t.bf16Select() {
-		return Add(t.mm(Slice(xa, AxisRange(), AxisRange(0, d)), []int{1}, wEncT, []int{1}), InsertAxes(bEnc, 0))
+		return Add(t.mm(xin, []int{1}, wEncT, []int{1}), InsertAxes(bEnc, 0))
+	}
+	if xa == nil {
+		xa = t.withOnes(xin)
 	}
 	g := xa.Graph()
+	d := wEncT.Shape().Dimensions[1]
 	S, pad := wEncT.Shape().Dimensions[0], xa.Shape().Dimensions[1]-d-1
 	bf := t.half()
 	wa := Concatenate([]*Node{ConvertDType(wEncT, bf), ConvertDType(InsertAxes(bEnc, -1), bf), Zeros(g, shapes.Make(bf, S, pad))}, 1) // [S,d+1+pad]

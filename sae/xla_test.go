@@ -232,8 +232,8 @@ func BenchmarkXLAParts(b *testing.B) {
 		args []any
 	}{
 		{"noop", func(in []*Node) []*Node { return []*Node{AddScalar(in[0], 1)} }, []any{one}},
-		{"select_gemm_f32_out", func(in []*Node) []*Node { return []*Node{selF32.selectionPre(selF32.withOnes(in[0]), in[1], in[2])} }, []any{x, wEncT, bEnc}},
-		{"select_gemm_bf16_out_bias_folded", func(in []*Node) []*Node { return []*Node{sel.selectionPre(sel.withOnes(in[0]), in[1], in[2])} }, []any{x, wEncT, bEnc}},
+		{"select_gemm_f32_out", func(in []*Node) []*Node { return []*Node{selF32.selectionPre(in[0], nil, in[1], in[2])} }, []any{x, wEncT, bEnc}},
+		{"select_gemm_bf16_out_bias_folded", func(in []*Node) []*Node { return []*Node{sel.selectionPre(in[0], nil, in[1], in[2])} }, []any{x, wEncT, bEnc}},
 		{"topk_planned_f32", func(in []*Node) []*Node { return []*Node{topKSel{}.indices(in[0], k)} }, []any{pre32}},
 		{"topk_planned_bf16", func(in []*Node) []*Node { return []*Node{topKSel{}.indices(in[0], k)} }, []any{preBF}},
 		{"topk_planned_gomlx_sorts_bf16", func(in []*Node) []*Node { return []*Node{topKSel{gomlx: true}.indices(in[0], k)} }, []any{preBF}},
@@ -260,10 +260,10 @@ func BenchmarkXLAParts(b *testing.B) {
 		}, []any{preBF}},
 		{"chunk_maxima_reduce_bf16", func(in []*Node) []*Node { return []*Node{ReduceMax(Reshape(in[0], B, S/32, 32), 2)} }, []any{preBF}},
 		{"select_and_topk_f32", func(in []*Node) []*Node {
-			return []*Node{topKSel{}.indices(selF32.selectionPre(selF32.withOnes(in[0]), in[1], in[2]), k)}
+			return []*Node{topKSel{}.indices(selF32.selectionPre(in[0], nil, in[1], in[2]), k)}
 		}, []any{x, wEncT, bEnc}},
 		{"select_and_topk_bf16", func(in []*Node) []*Node {
-			return []*Node{topKSel{}.indices(sel.selectionPre(sel.withOnes(in[0]), in[1], in[2]), k)}
+			return []*Node{topKSel{}.indices(sel.selectionPre(in[0], nil, in[1], in[2]), k)}
 		}, []any{x, wEncT, bEnc}},
 		{"scatter_f32_convert", scatter(dtypes.Float32), []any{idx, vals}},
 		{"scatter_bf16", scatter(dtypes.BFloat16), []any{idx, vals}},
