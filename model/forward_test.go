@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,6 +59,25 @@ func TestFixtureFamilies(t *testing.T) {
 func TestTestdataFamilies(t *testing.T) {
 	for _, fam := range []string{"mistral", "qwen3", "gemma3_text", "phi3", "gemma", "phi"} {
 		t.Run(fam, func(t *testing.T) { checkFixture(t, fam, filepath.Join("testdata", fam)) })
+	}
+}
+
+// TestConfigVariants checks one small model per config option worth checking (testdata/variants, made
+// by testdata/gen_variants.py with transformers 5.24): attention/MLP biases, explicit head_dim, rope
+// scalings, sliding windows (Mistral, Qwen2/3's use_sliding_window + max_window_layers, Gemma 2/3),
+// softcaps (Gemma 2 applies both; Gemma 3 only the final one), GPT-2's scale_attn_weights,
+// scale_attn_by_inverse_layer_idx, activations and n_inner, Phi's partial rotary (an odd rotary dim
+// included), tied embeddings, and configs with fields left out, read with the config classes' defaults.
+func TestConfigVariants(t *testing.T) {
+	ents, err := os.ReadDir(filepath.Join("testdata", "variants"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) < 38 {
+		t.Fatalf("testdata/variants has %d models, want 38", len(ents))
+	}
+	for _, e := range ents {
+		t.Run(e.Name(), func(t *testing.T) { checkFixture(t, e.Name(), filepath.Join("testdata", "variants", e.Name())) })
 	}
 }
 

@@ -65,7 +65,7 @@ func (f *gpt2) attn(c *gctx, i int, x *Node) *Node {
 	split := func(j int) *Node {
 		return Reshape(SliceAxis(qkv, -1, AxisRange(j*d, (j+1)*d)), B, T, cfg.NumHeads, cfg.HeadDim)
 	}
-	o := c.attention(i, split(0), split(1), split(2), attnOptions{scale: 1 / math.Sqrt(float64(cfg.HeadDim))})
+	o := c.attention(i, split(0), split(1), split(2), attnOptions{scale: gpt2AttnScale(cfg, i)})
 	return c.linear(o, f.n(i, "attn.c_proj.weight"), c.w(f.n(i, "attn.c_proj.bias")))
 }
 
@@ -78,4 +78,17 @@ func (f *gpt2) mlp(c *gctx, i int, x *Node) *Node {
 func (f *gpt2) unembed(c *gctx, x *Node) *Node {
 	h := layerNorm(x, c.w(f.p+"ln_f.weight"), c.w(f.p+"ln_f.bias"), f.cfg.NormEps)
 	return c.linear(h, f.head, nil)
+}
+
+// gpt2AttnScale is GPT2Attention's score scaling for layer i: 1/sqrt(head_dim) unless
+// scale_attn_weights is false, further divided by i+1 with scale_attn_by_inverse_layer_idx.
+func gpt2AttnScale(cfg *weights.Config, i int) float64 {
+	s := 1.0
+	if !cfg.AttnUnscaled {
+		s = 1 / math.Sqrt(float64(cfg.HeadDim))
+	}
+	if cfg.AttnScaleInverseLayer {
+		s /= float64(i + 1)
+	}
+	return s
 }

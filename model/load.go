@@ -376,9 +376,9 @@ func build(cfg *weights.Config, ckpt *weights.Checkpoint, o *loadOptions) (*Mode
 	}
 	fam := newFam(cfg)
 	for _, r := range fam.ropes() {
-		if r.cfg.Type == "longrope" && (len(r.cfg.ShortFactor) != r.dim/2 || len(r.cfg.LongFactor) != r.dim/2) {
+		if r.cfg.Type == "longrope" && (len(r.cfg.ShortFactor) != r.half() || len(r.cfg.LongFactor) != r.half()) {
 			return nil, fmt.Errorf("%s: longrope short_factor/long_factor must have %d entries (rotary dim / 2), got %d/%d",
-				cfg.Source, r.dim/2, len(r.cfg.ShortFactor), len(r.cfg.LongFactor))
+				cfg.Source, r.half(), len(r.cfg.ShortFactor), len(r.cfg.LongFactor))
 		}
 	}
 	backend := o.backend

@@ -432,8 +432,15 @@ func (m *Model) checkIDs(ids [][]int) error {
 	return nil
 }
 
-// maxContext is the longest sequence the model accepts (0 = no limit known).
-func (m *Model) maxContext() int { return m.Config.MaxPositions }
+// maxContext is the longest sequence the model accepts (0 = no limit): max_position_embeddings,
+// except with "dynamic" rope scaling, whose point is to run past it (transformers raises the base
+// with the length; see ropeSpec.invFreq).
+func (m *Model) maxContext() int {
+	if m.Config.Rope.Type == "dynamic" {
+		return 0
+	}
+	return m.Config.MaxPositions
+}
 
 // ropeArgs returns the rope inputs (invFreq [B,rot/2] and scale, per rope) for a call where row b's
 // largest position is maxPos[b]: the "dynamic" and "longrope" variants pick frequencies per row, as
@@ -448,7 +455,7 @@ func (m *Model) ropeArgs(maxPos []int) []any {
 			all = append(all, inv...)
 			scale = s
 		}
-		out = append(out, tensors.FromFlatDataAndDimensions(all, len(maxPos), r.dim/2), tensors.FromScalar(scale))
+		out = append(out, tensors.FromFlatDataAndDimensions(all, len(maxPos), r.half()), tensors.FromScalar(scale))
 	}
 	return out
 }

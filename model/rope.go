@@ -13,13 +13,18 @@ type ropeSpec struct {
 	maxPositions int // max_position_embeddings of the model
 }
 
-// invFreq returns the inverse frequencies [dim/2] and the attention scaling applied to cos/sin, following
+// half is the number of frequencies: torch.arange(0, dim, 2) has ceil(dim/2) entries, so an odd
+// rotary dim (head_dim * partial_rotary_factor, e.g. 12 * 0.75) rotates dim+1 features, as
+// transformers' apply_rotary_pos_emb does (it slices by cos's width).
+func (r ropeSpec) half() int { return (r.dim + 1) / 2 }
+
+// invFreq returns the inverse frequencies [half()] and the attention scaling applied to cos/sin, following
 // transformers' ROPE_INIT_FUNCTIONS. seqLen is the largest position in the call plus one: the "dynamic"
 // and "longrope" variants depend on it, as transformers' dynamic_rope_update does.
 func (r ropeSpec) invFreq(seqLen int) ([]float32, float32) {
 	c := r.cfg
 	dim := r.dim
-	half := dim / 2
+	half := r.half()
 	base := c.Theta
 	freqs := func(base float64) []float64 {
 		out := make([]float64, half)

@@ -49,6 +49,10 @@ type Config struct {
 	// QKLayerNorm: Phi-1/1.5/2's optional LayerNorm of each query and key head (qk_layernorm).
 	QKLayerNorm bool
 
+	// GPT-2's attention scaling: AttnUnscaled (scale_attn_weights: false) drops the 1/sqrt(head_dim)
+	// factor; AttnScaleInverseLayer (scale_attn_by_inverse_layer_idx) divides layer i's scores by i+1.
+	AttnUnscaled, AttnScaleInverseLayer bool
+
 	// Gemma specifics (0 when absent).
 	AttnLogitSoftcap   float64
 	FinalLogitSoftcap  float64
@@ -154,6 +158,14 @@ func (r *rawConfig) floatField(def float64, keys ...string) float64 {
 		return def
 	}
 	return f
+}
+
+// optFloat reads a number that may be null (0: off), with def when the key is left out.
+func (r *rawConfig) optFloat(def float64, key string) float64 {
+	if _, present := r.m[key]; !present {
+		return def
+	}
+	return r.floatField(0, key)
 }
 
 func (r *rawConfig) boolField(def bool, keys ...string) bool {
@@ -272,7 +284,6 @@ func parseGPT2(r *rawConfig, c *Config) {
 	c.NumLayers = r.intField(true, 0, "n_layer", "num_hidden_layers")
 	c.NumHeads = r.intField(true, 0, "n_head", "num_attention_heads")
 	c.NumKVHeads = c.NumHeads
-	c.MaxPositions = r.intField(true, 0, "n_positions", "max_position_embeddings")
 	c.IntermediateSize = r.intField(false, 4*c.HiddenSize, "n_inner")
 	c.NormEps = r.floatField(1e-5, "layer_norm_epsilon")
 	c.HiddenAct = r.stringField("gelu_new", "activation_function")
@@ -282,9 +293,10 @@ func parseGPT2(r *rawConfig, c *Config) {
 	if c.NumHeads > 0 {
 		c.HeadDim = c.HiddenSize / c.NumHeads
 	}
-	if r.boolField(false, "scale_attn_by_inverse_layer_idx") || r.boolField(false, "reorder_and_upcast_attn") {
-		r.fail("GPT-2 options scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported")
-	}
+	// reorder_and_upcast_attn only changes where float16 products are upcast: the same in float32.
+	c.AttnUnscaled = !r.boolField(true, "scale_attn_weights")
+	c.AttnScaleInverseLayer = r.boolField(false, "scale_attn_by_inverse_layer_idx")
+	c.MaxPositions = r.intField(false, 1024, "n_positions", "max_position_embeddings")
 	c.LayerTypes = make([]string, max(c.NumLayers, 0))
 	for i := range c.LayerTypes {
 		c.LayerTypes[i] = FullAttention
@@ -292,22 +304,35 @@ func parseGPT2(r *rawConfig, c *Config) {
 }
 
 // familyDefaults holds transformers' per-class defaults for fields a config may omit.
-var familyDefaults = map[string]struct {
-	tie     bool
-	act     string
-	eps     float64
-	theta   float64
-	qkvBias bool
-}{
-	"llama":       {false, "silu", 1e-6, 10000, false},
-	"mistral":     {false, "silu", 1e-6, 10000, false},
-	"qwen2":       {false, "silu", 1e-6, 10000, true},
-	"qwen3":       {false, "silu", 1e-6, 10000, false},
-	"gemma":       {true, "gelu_pytorch_tanh", 1e-6, 10000, false},
-	"gemma2":      {true, "gelu_pytorch_tanh", 1e-6, 10000, false},
-	"gemma3_text": {true, "gelu_pytorch_tanh", 1e-6, 1000000, false},
-	"phi3":        {false, "silu", 1e-5, 10000, false},
-	"phi":         {false, "gelu_new", 1e-5, 10000, true},
+type familyDefault struct {
+	tie          bool
+	act          string
+	eps          float64
+	theta        float64
+	qkvBias      bool
+	maxPos       int // max_position_embeddings
+	headDimFixed int // head_dim when left out; 0: hidden_size / num_attention_heads
+}
+
+var familyDefaults = map[string]familyDefault{
+	"llama":       {false, "silu", 1e-6, 10000, false, 2048, 0},
+	"mistral":     {false, "silu", 1e-6, 10000, false, 131072, 0},
+	"qwen2":       {false, "silu", 1e-6, 10000, true, 32768, 0},
+	"qwen3":       {false, "silu", 1e-6, 10000, false, 32768, 128},
+	"gemma":       {true, "gelu_pytorch_tanh", 1e-6, 10000, false, 8192, 256},
+	"gemma2":      {true, "gelu_pytorch_tanh", 1e-6, 10000, false, 8192, 256},
+	"gemma3_text": {true, "gelu_pytorch_tanh", 1e-6, 1000000, false, 131072, 256},
+	"phi3":        {false, "silu", 1e-5, 10000, false, 4096, 0},
+	"phi":         {false, "gelu_new", 1e-5, 10000, true, 2048, 0},
+}
+
+// headDim is the family's head_dim default: a fixed size (Gemma 256, Qwen3 128) or the hidden size
+// split across the heads.
+func (d familyDefault) headDim(split int) int {
+	if d.headDimFixed > 0 {
+		return d.headDimFixed
+	}
+	return split
 }
 
 func parseDecoder(r *rawConfig, c *Config) {
@@ -319,9 +344,9 @@ func parseDecoder(r *rawConfig, c *Config) {
 	c.NumHeads = r.intField(true, 0, "num_attention_heads")
 	c.NumKVHeads = r.intField(false, c.NumHeads, "num_key_value_heads")
 	if c.NumHeads > 0 {
-		c.HeadDim = r.intField(false, c.HiddenSize/c.NumHeads, "head_dim")
+		c.HeadDim = r.intField(false, d.headDim(c.HiddenSize/c.NumHeads), "head_dim")
 	}
-	c.MaxPositions = r.intField(false, 0, "max_position_embeddings")
+	c.MaxPositions = r.intField(false, d.maxPos, "max_position_embeddings")
 	c.NormEps = r.floatField(d.eps, "rms_norm_eps")
 	c.HiddenAct = r.stringField(d.act, "hidden_activation", "hidden_act")
 	switch c.ModelType {
@@ -359,11 +384,19 @@ func parseDecoder(r *rawConfig, c *Config) {
 		c.MLPBias = true
 		c.PartialRotaryFactor = r.floatField(0.5, "partial_rotary_factor") // PhiConfig's default
 	}
-	c.AttnLogitSoftcap = r.floatField(0, "attn_logit_softcapping")
-	c.FinalLogitSoftcap = r.floatField(0, "final_logit_softcapping")
+	switch c.ModelType {
+	case "gemma2":
+		// Gemma2Config's defaults (50, 30) when left out; null turns a cap off.
+		c.AttnLogitSoftcap = r.optFloat(50, "attn_logit_softcapping")
+		c.FinalLogitSoftcap = r.optFloat(30, "final_logit_softcapping")
+	case "gemma3_text":
+		// Gemma 3 replaced the attention softcap with q/k norms: transformers keeps the config field
+		// but never applies it.
+		c.FinalLogitSoftcap = r.floatField(0, "final_logit_softcapping")
+	}
 	switch c.ModelType {
 	case "gemma2", "gemma3_text":
-		c.QueryPreAttnScalar = r.floatField(float64(c.HeadDim), "query_pre_attn_scalar")
+		c.QueryPreAttnScalar = r.floatField(256, "query_pre_attn_scalar") // the config classes' default
 	case "gemma":
 		c.QueryPreAttnScalar = float64(c.HeadDim) // Gemma 1 scales by head_dim^-0.5
 	}

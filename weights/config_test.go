@@ -102,7 +102,8 @@ func TestGemma3RopeParametersPerLayerType(t *testing.T) {
 	if !reflect.DeepEqual(cfg.LayerTypes, want) {
 		t.Errorf("layer types %v", cfg.LayerTypes)
 	}
-	if !cfg.TieWordEmbeddings || cfg.QueryPreAttnScalar != 32 || cfg.HiddenAct != "gelu_pytorch_tanh" {
+	// query_pre_attn_scalar left out: Gemma3TextConfig's 256, not head_dim (testdata/variants/gemma3_defaults).
+	if !cfg.TieWordEmbeddings || cfg.QueryPreAttnScalar != 256 || cfg.HiddenAct != "gelu_pytorch_tanh" {
 		t.Errorf("gemma3 defaults: %+v", cfg)
 	}
 	// The legacy spelling: rope_theta + rope_local_base_freq + rope_scaling.
