@@ -332,8 +332,17 @@ func (m *bpeModel) tokenizeWord(s string, lazy bool, sc *bpeScratch, out []tok) 
 }
 
 // initSymbols builds the initial symbols of a word (HF BPE::merge_word).
+// Symbol positions are the running sum of the lengths of the symbols added so
+// far, as HF's Word offsets are: a char that is dropped (unknown, no unk_token)
+// does not advance them, and byte-fallback symbols count one per byte of the
+// prefixed/suffixed string.
 func (m *bpeModel) initSymbols(w string, sc *bpeScratch) {
-	unkID, unkStart, unkLen := -1, 0, 0
+	unkID, unkLen := -1, 0
+	pos := 0
+	push := func(id, n int) {
+		sc.add(id, pos, n)
+		pos += n
+	}
 	for i := 0; i < len(w); {
 		_, sz := utf8.DecodeRuneInString(w[i:])
 		end := i + sz
@@ -347,10 +356,10 @@ func (m *bpeModel) initSymbols(w string, sc *bpeScratch) {
 		}
 		if id, ok := m.toID[string(sc.buf)]; ok {
 			if unkID >= 0 {
-				sc.add(unkID, unkStart, unkLen)
+				push(unkID, unkLen)
 				unkID = -1
 			}
-			sc.add(id, i, sz)
+			push(id, sz)
 			i = end
 			continue
 		}
@@ -364,9 +373,10 @@ func (m *bpeModel) initSymbols(w string, sc *bpeScratch) {
 			}
 			if all {
 				// HF adds one symbol of length 1 per byte (positions may run past the
-				// char when a prefix/suffix is involved; offsets are clamped later).
-				for k, b := range sc.buf {
-					sc.add(m.fallbackIDs[b], i+k, 1)
+				// char when a prefix/suffix is involved; offsets are clamped later),
+				// without flushing a pending unk.
+				for _, b := range sc.buf {
+					push(m.fallbackIDs[b], 1)
 				}
 				i = end
 				continue
@@ -377,15 +387,15 @@ func (m *bpeModel) initSymbols(w string, sc *bpeScratch) {
 			case unkID >= 0 && m.fuseUnk:
 				unkLen += sz
 			case unkID >= 0:
-				sc.add(unkID, unkStart, unkLen)
-				unkID, unkStart, unkLen = m.unkID, i, sz
+				push(unkID, unkLen)
+				unkID, unkLen = m.unkID, sz
 			default:
-				unkID, unkStart, unkLen = m.unkID, i, sz
+				unkID, unkLen = m.unkID, sz
 			}
 		}
 		i = end
 	}
 	if unkID >= 0 {
-		sc.add(unkID, unkStart, unkLen)
+		push(unkID, unkLen)
 	}
 }

@@ -297,13 +297,13 @@ func (t *Tokenizer) encode(text string, add, track bool) encoding {
 			}
 			s, _ := t.model.idToToken(tk.id)
 			a, b := max(0, min(tk.a, len(p.n.s))), max(0, min(tk.b, len(p.n.s)))
-			if p.n.byteLevel { // extend partial chars to whole chars
-				for a > 0 && !utf8.RuneStart(p.n.s[a]) {
-					a--
-				}
-				for b < len(p.n.s) && !utf8.RuneStart(p.n.s[b]) {
-					b++
-				}
+			// Extend partial chars (byte-level pieces, byte-fallback tokens) to
+			// whole chars, as HF's char offsets do.
+			for a > 0 && a < len(p.n.s) && !utf8.RuneStart(p.n.s[a]) {
+				a--
+			}
+			for b < len(p.n.s) && !utf8.RuneStart(p.n.s[b]) {
+				b++
 			}
 			oa, ob := p.n.origRange(a, b)
 			e.add(tk.id, s, [2]int{oa, ob})
