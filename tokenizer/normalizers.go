@@ -177,7 +177,8 @@ func sameLenMap(n *nstr, f func(rune) rune) bool {
 type stripAccentsNorm struct{}
 
 func (stripAccentsNorm) normalize(n *nstr, _ *scratch) {
-	filter(n, func(r rune) bool { return !unicode.Is(unicode.Mn, r) })
+	// HF's is_combining_mark: General_Category Mark (Mn, Mc and Me).
+	filter(n, func(r rune) bool { return !unicode.IsMark(r) })
 }
 
 type stripNorm struct{ left, right bool }
@@ -268,8 +269,9 @@ func (b bertNorm) normalize(n *nstr, _ *scratch) {
 		}
 	}
 	if b.stripAccents {
+		// BertNormalizer drops only nonspacing marks (Mn), unlike StripAccents.
 		unicodeNorm{norm.NFD}.normalize(n, nil)
-		stripAccentsNorm{}.normalize(n, nil)
+		filter(n, func(r rune) bool { return !unicode.Is(unicode.Mn, r) })
 	}
 	if b.lowercase {
 		lowercase(n)
