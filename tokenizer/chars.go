@@ -43,12 +43,19 @@ func isWordChar(r rune) bool {
 		unicode.Is(unicode.Other_Alphabetic, r) || unicode.Is(unicode.Join_Control, r)
 }
 
-// isOnigWord is Oniguruma's Unicode \w: Letter | Mark | Number | Connector_Punctuation.
+// isOnigWord is Oniguruma's Unicode \w as HF's onig build has it: Alphabetic
+// (L, Nl, Other_Alphabetic), Mark, Nd and Pc, plus the Latin-1 No chars
+// (superscripts and fractions ¹²³¼½¾) that its ISO-8859-1 table marks as word.
+// Unlike Rust's \w it has no Join_Control.
 func isOnigWord(r rune) bool {
 	if r < 0x80 {
 		return isL(r) || isN(r) || r == '_'
 	}
-	return unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsNumber(r) || unicode.Is(unicode.Pc, r)
+	if r < 0x100 && unicode.Is(unicode.No, r) {
+		return true
+	}
+	return unicode.IsLetter(r) || unicode.IsMark(r) || unicode.Is(unicode.Nd, r) || unicode.Is(unicode.Pc, r) ||
+		unicode.Is(unicode.Nl, r) || unicode.Is(unicode.Other_Alphabetic, r)
 }
 
 // isOther is Rust unicode_categories is_other: Cc, Cf, Cs, Co, Cn.

@@ -2,6 +2,8 @@ package tokenizer
 
 import (
 	"strings"
+	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/dlclark/regexp2/v2"
@@ -256,8 +258,39 @@ func compileRegexp2(p string) (*regexp2.Regexp, error) {
 	return regexp2.Compile(translateOnig(p), regexp2.None)
 }
 
+// onigWordClass is the body of a character class for Oniguruma's \w (see
+// isOnigWord): categories regexp2 knows plus the Other_Alphabetic chars outside
+// them and the Latin-1 No chars.
+var onigWordClass = sync.OnceValue(func() string {
+	var b strings.Builder
+	b.WriteString(`\p{L}\p{M}\p{Nd}\p{Pc}\p{Nl}`)
+	for r := rune(0x80); r < 0x100; r++ {
+		if unicode.Is(unicode.No, r) {
+			b.WriteRune(r)
+		}
+	}
+	in := func(r rune) bool {
+		return unicode.Is(unicode.Other_Alphabetic, r) && !unicode.IsLetter(r) && !unicode.IsMark(r) && !unicode.Is(unicode.Nl, r)
+	}
+	for _, rg := range unicode.Other_Alphabetic.R16 {
+		for r := rune(rg.Lo); r <= rune(rg.Hi); r += rune(rg.Stride) {
+			if in(r) {
+				b.WriteRune(r)
+			}
+		}
+	}
+	for _, rg := range unicode.Other_Alphabetic.R32 {
+		for r := rune(rg.Lo); r <= rune(rg.Hi); r += rune(rg.Stride) {
+			if in(r) {
+				b.WriteRune(r)
+			}
+		}
+	}
+	return b.String()
+})
+
 // translateOnig rewrites Oniguruma-isms whose .NET meaning differs: \w and \W use
-// Oniguruma's Unicode definition (Letter|Mark|Number|Pc), and \h (hex digit).
+// Oniguruma's Unicode definition (isOnigWord), and \h (hex digit).
 func translateOnig(p string) string {
 	if !strings.Contains(p, `\`) {
 		return p
@@ -270,11 +303,11 @@ func translateOnig(p string) string {
 			n := p[i+1]
 			switch {
 			case n == 'w' && inClass > 0:
-				b.WriteString(`\p{L}\p{M}\p{N}\p{Pc}`)
+				b.WriteString(onigWordClass())
 			case n == 'w':
-				b.WriteString(`[\p{L}\p{M}\p{N}\p{Pc}]`)
+				b.WriteString("[" + onigWordClass() + "]")
 			case n == 'W' && inClass == 0:
-				b.WriteString(`[^\p{L}\p{M}\p{N}\p{Pc}]`)
+				b.WriteString("[^" + onigWordClass() + "]")
 			case n == 'h' && inClass > 0:
 				b.WriteString(`0-9a-fA-F`)
 			case n == 'h':
