@@ -352,7 +352,7 @@ func materializeByteLevel(n *nstr) {
 	n.transform(dest, 0)
 }
 
-const supportedPreTokenizers = "Sequence, ByteLevel, Split, Whitespace, WhitespaceSplit, BertPreTokenizer, Punctuation, Digits, Metaspace, CharDelimiterSplit"
+const supportedPreTokenizers = "Sequence, ByteLevel, Split, Whitespace, WhitespaceSplit, BertPreTokenizer, Punctuation, Digits, Metaspace, CharDelimiterSplit, UnicodeScripts"
 
 func parsePreTokenizer(raw json.RawMessage, name string) (preTokenizer, error) {
 	var h struct {
@@ -420,6 +420,8 @@ func parsePreTokenizer(raw json.RawMessage, name string) (preTokenizer, error) {
 	case "CharDelimiterSplit":
 		r, _ := utf8.DecodeRuneInString(h.Delimiter)
 		return &splitPT{m: charMatcher(func(c rune) bool { return c == r }), beh: bRemoved}, nil
+	case "UnicodeScripts":
+		return unicodeScriptsPT{}, nil
 	case "Metaspace":
 		repl := h.Replacement
 		if repl == "" {
