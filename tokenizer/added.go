@@ -15,6 +15,10 @@ type addedToken struct {
 	RStrip     bool   `json:"rstrip"`
 	Normalized bool   `json:"normalized"`
 	Special    bool   `json:"special"`
+
+	// display is the token string HF reports for the id (id_to_token, decode):
+	// the normalized content for normalized tokens, else the content.
+	display string
 }
 
 // addedSet matches a set of added tokens leftmost-longest (like HF's

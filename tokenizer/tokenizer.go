@@ -35,8 +35,9 @@ type Tokenizer struct {
 	added      []*addedToken
 	addedByID  map[int]*addedToken
 	addedByTok map[string]int
-	rawSet     *addedSet // added tokens matched on the raw text
-	normSet    *addedSet // added tokens matched on normalized text
+	specialTok map[string]bool // contents of the special added tokens
+	rawSet     *addedSet       // added tokens matched on the raw text
+	normSet    *addedSet       // added tokens matched on normalized text
 	normalizer normalizer
 	pretok     preTokenizer
 	model      model
@@ -83,7 +84,7 @@ func FromBytes(data []byte, name string) (t *Tokenizer, err error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("%s: invalid tokenizer.json: %v", name, err)
 	}
-	t = &Tokenizer{name: name, addedByID: map[int]*addedToken{}, addedByTok: map[string]int{}}
+	t = &Tokenizer{name: name, addedByID: map[int]*addedToken{}, addedByTok: map[string]int{}, specialTok: map[string]bool{}}
 	if isNull(f.Model) {
 		return nil, fmt.Errorf("%s: missing model", name)
 	}
@@ -126,12 +127,23 @@ func FromBytes(data []byte, name string) (t *Tokenizer, err error) {
 		if a.ID > t.maxID {
 			t.maxID = a.ID
 		}
-		if a.Normalized && !a.Special && t.normalizer != nil {
+		if a.Special {
+			t.specialTok[a.Content] = true
+		}
+		// HF matches normalized tokens (special or not) on the normalized text,
+		// by their normalized content, which is also what id_to_token and
+		// decode report for them.
+		a.display = a.Content
+		if a.Normalized && t.normalizer != nil {
 			n := nstr{s: a.Content}
 			t.normalizer.normalize(&n, &scratch{})
-			normPats = append(normPats, addedPat{n.s, a})
-		} else if a.Normalized && !a.Special {
-			normPats = append(normPats, addedPat{a.Content, a})
+			if n.byteLevel {
+				materializeByteLevel(&n)
+			}
+			a.display = n.s
+		}
+		if a.Normalized {
+			normPats = append(normPats, addedPat{a.display, a})
 		} else {
 			rawPats = append(rawPats, addedPat{a.Content, a})
 		}
@@ -189,9 +201,10 @@ func (t *Tokenizer) TokenToID(tok string) (int, bool) {
 }
 
 // IDToToken looks an id up in the added tokens, then the model vocabulary.
+// Like HF, a normalized added token reports its normalized content.
 func (t *Tokenizer) IDToToken(id int) (string, bool) {
 	if a, ok := t.addedByID[id]; ok {
-		return a.Content, true
+		return a.display, true
 	}
 	return t.model.idToToken(id)
 }
@@ -320,25 +333,18 @@ func (t *Tokenizer) encode(text string, add, track bool) encoding {
 }
 
 // Decode turns ids back into text, like HF decode(ids, skip_special_tokens).
-// Unknown ids are skipped.
+// Unknown ids are skipped. As in HF, skipping tests the token string (what
+// IDToToken reports) against the special tokens' contents, so a normalized
+// special token whose normalized form differs is kept.
 func (t *Tokenizer) Decode(ids []int, skipSpecialTokens bool) string {
 	toks := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if a, ok := t.addedByID[id]; ok {
-			if skipSpecialTokens && a.Special {
-				continue
-			}
-			toks = append(toks, a.Content)
-			continue
-		}
-		s, ok := t.model.idToToken(id)
+		s, ok := t.IDToToken(id)
 		if !ok {
 			continue
 		}
-		if skipSpecialTokens {
-			if aid, ok := t.addedByTok[s]; ok && t.addedByID[aid].Special {
-				continue
-			}
+		if skipSpecialTokens && t.specialTok[s] {
+			continue
 		}
 		toks = append(toks, s)
 	}
