@@ -14,6 +14,10 @@ Run from the repository root with the project's venv (needs `tokenizers`):
 
 Output: tokenizer/testdata/variants/<name>.tokenizer.json.gz and
 texts.json.gz (the shared input texts) and <name>.golden.json.gz.
+HF's trainers break frequency ties in hash order, so a rerun may produce
+slightly different vocabularies (with matching goldens); commit both together.
+Not covered: pairs (our Encode takes one sequence), BPE dropout (random in HF),
+Precompiled normalizer (treated as identity), Unigram (expected load error).
 """
 import gzip
 import json
