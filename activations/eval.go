@@ -37,7 +37,11 @@ type splice struct {
 
 func (p *splice) Site() string { return p.site }
 func (p *splice) Key() string {
-	return fmt.Sprintf("sae_splice[%s k=%d bdec_in=%v mask=%v]", p.s.Arch, p.s.K, p.s.Meta.ApplyBDecToInput, p.mask != nil)
+	norm := ""
+	if p.s.RuntimeNorm() {
+		norm = " norm=" + p.s.Meta.Normalize // a different graph
+	}
+	return fmt.Sprintf("sae_splice[%s k=%d bdec_in=%v mask=%v%s]", p.s.Arch, p.s.K, p.s.Meta.ApplyBDecToInput, p.mask != nil, norm)
 }
 func (p *splice) Params() []model.Param {
 	_, shapes, data := p.s.ParamData()
@@ -72,8 +76,9 @@ func saeGraph(s *sae.SAE, x *Node, w []*Node) (f, r *Node) {
 	if s.Meta.ApplyBDecToInput {
 		bIn = bcast(w[2])
 	}
-	f = sae.EncodeGraph(s.Arch, s.K, x, w[0], bcast(w[1]), bIn, bcast(w[3]))
-	r = sae.DecodeGraph(f, w[4], bcast(w[2]))
+	xn, undo := sae.NormalizeGraph(s, x) // run-time normalize_activations (identity for most SAEs)
+	f = sae.EncodeGraph(s.Arch, s.K, xn, w[0], bcast(w[1]), bIn, bcast(w[3]))
+	r = undo(sae.DecodeGraph(f, w[4], bcast(w[2])))
 	return f, r
 }
 
@@ -543,6 +548,9 @@ type firing struct {
 }
 
 func newReconExec(m *model.Model, s *sae.SAE, n int) (*reconExec, error) {
+	if s.RuntimeNorm() {
+		return nil, fmt.Errorf("sae eval: SAEs with run-time normalize_activations %q are not supported by sae eval", s.Meta.Normalize)
+	}
 	e, err := NewExec(m.Backend(), func(g *Graph, in []*Node) []*Node {
 		x, wEnc, bEnc, bDec := in[0], in[1], in[2], in[3]
 		N := x.Shape().Dimensions[0]

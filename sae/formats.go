@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,13 +34,20 @@ const (
 // Load reads an SAE, detecting the format from the files present (path may be the directory or a file in it):
 //
 //   - SAELens v6 or pre-6: cfg.json + sae_weights.safetensors. Architectures "standard" (→ relu, needs
-//     activation_fn relu), "topk", "jumprelu", "batchtopk". A topk cfg with rescale_acts_by_decoder_norm is
-//     folded into the weights (exactly equivalent up to rounding). normalize_activations must be "none" or
-//     "expected_average_only_in" (identity at inference in SAELens; the factor is folded in at save).
+//     activation_fn relu), "topk", "jumprelu", "gated" (read as the JumpReLU SAE it equals: see
+//     gatedToJumpReLU), and the training checkpoints "batchtopk" / "matryoshka_batchtopk" (→ batchtopk: a
+//     JumpReLU with the global topk_threshold, as SAELens's save_inference_model converts them).
+//     rescale_acts_by_decoder_norm (topk; batchtopk checkpoints, where it defaults to true) is folded into
+//     the weights (exactly equivalent up to rounding). normalize_activations "none",
+//     "expected_average_only_in" and "covariance_whitening" are identities at inference (SAELens folds
+//     them in at save); "constant_norm_rescale" and "layer_norm" are kept as run-time normalisations
+//     (Meta.Normalize; see RuntimeNorm and Forward). Pre-6 configs are read as SAELens 6 does
+//     (handle_pre_6_0_config). Transcoders, abstopk, matching_pursuit and temporal SAEs are rejected.
 //   - EleutherAI sparsify: cfg.json + sae.safetensors (encoder.weight [d_sae,d_in], encoder.bias,
 //     W_dec [d_sae,d_in], b_dec); TopK with b_dec subtracted from the input. Transcoders, skip connections
 //     and non-topk activations are rejected.
-//   - Gemma Scope 1: params.npz (W_enc, W_dec, b_enc, b_dec, threshold), JumpReLU, no b_dec subtraction.
+//   - Gemma Scope 1: params.npz (W_enc, W_dec, b_enc, b_dec, threshold), JumpReLU, no b_dec subtraction;
+//     an embedding SAE (a folder named "embedding") gets SAELens's sqrt(d_in) rescaling.
 //   - Gemma Scope 2: params.safetensors (w_enc [d_in,d_sae], w_dec [d_sae,d_in], b_enc, b_dec, threshold;
 //     lower-case keys as SAELens's gemma_3 loader reads them) + optional config.json (architecture must be
 //     "jump_relu"; model_name, hf_hook_point_in are kept). JumpReLU, no b_dec subtraction.
@@ -166,9 +174,21 @@ func loadSAELens(dir string) (*SAE, error) {
 		if jBool(cfg, "finetuning_scaling_factor", false) {
 			return nil, fmt.Errorf("sae: %s: finetuning_scaling_factor is not supported", cfgPath)
 		}
+		// normalize_activations was a bool before 6.0 (true: the April-update scaling, an identity at
+		// inference once folded); a missing reshape_activations means hook_z for hook_z hooks.
+		switch v := cfg["normalize_activations"].(type) {
+		case bool:
+			cfg["normalize_activations"] = map[bool]string{false: "none", true: "expected_average_only_in"}[v]
+		case nil:
+			cfg["normalize_activations"] = "none"
+		}
+		if _, ok := cfg["reshape_activations"]; !ok && strings.Contains(jStr(cfg, "hook_name"), "hook_z") {
+			cfg["reshape_activations"] = "hook_z"
+		}
 	}
 	s := &SAE{}
 	archName := jStr(cfg, "architecture")
+	gated := false
 	switch archName {
 	case "standard":
 		if af := jStr(cfg, "activation_fn"); af != "" && af != "relu" {
@@ -179,10 +199,19 @@ func loadSAELens(dir string) (*SAE, error) {
 		s.Arch = ArchTopK
 	case "jumprelu":
 		s.Arch = ArchJumpReLU
-	case "batchtopk":
+	case "gated":
+		// exactly a JumpReLU SAE after reparametrisation (see gatedToJumpReLU)
+		s.Arch, gated = ArchJumpReLU, true
+	case "batchtopk", "matryoshka_batchtopk":
+		// SAELens training checkpoints (save_model of a BatchTopK / Matryoshka BatchTopK training SAE):
+		// at inference a JumpReLU with the global topk_threshold, as SAELens's save_inference_model writes it.
 		s.Arch = ArchBatchTopK
+	case "transcoder", "skip_transcoder", "jumprelu_transcoder", "jumprelu_skip_transcoder":
+		return nil, fmt.Errorf("sae: %s: architecture %q is a transcoder (reads one hook, writes another, d_out=%v): transcoders are not supported", cfgPath, archName, cfg["d_out"])
+	case "abstopk", "matching_pursuit", "temporal":
+		return nil, fmt.Errorf("sae: %s: architecture %q is not supported (supported: standard, topk, jumprelu, gated, batchtopk, matryoshka_batchtopk)", cfgPath, archName)
 	default:
-		return nil, fmt.Errorf("sae: %s: unknown architecture %q (supported: standard, topk, jumprelu, batchtopk)", cfgPath, archName)
+		return nil, fmt.Errorf("sae: %s: unknown architecture %q (supported: standard, topk, jumprelu, gated, batchtopk, matryoshka_batchtopk)", cfgPath, archName)
 	}
 	var ok bool
 	if s.DIn, ok = jInt(cfg, "d_in"); !ok {
@@ -198,9 +227,12 @@ func loadSAELens(dir string) (*SAE, error) {
 	}
 	norm := jStr(cfg, "normalize_activations")
 	switch norm {
-	case "", "none", "expected_average_only_in":
+	case "", "none", "expected_average_only_in", "covariance_whitening":
+		// identities at inference: SAELens folds the factor / whitening into the weights before saving
+	case NormConstantNormRescale, NormLayerNorm:
+		// per-row run-time normalisations, applied by Encode / Forward
 	default:
-		return nil, fmt.Errorf("sae: %s: normalize_activations %q is not supported (none, expected_average_only_in)", cfgPath, norm)
+		return nil, fmt.Errorf("sae: %s: normalize_activations %q is not supported (none, expected_average_only_in, covariance_whitening, constant_norm_rescale, layer_norm)", cfgPath, norm)
 	}
 	if r := jStr(cfg, "reshape_activations"); r != "" && r != "none" && r != "hook_z" {
 		return nil, fmt.Errorf("sae: %s: reshape_activations %q is not supported", cfgPath, r)
@@ -219,6 +251,16 @@ func loadSAELens(dir string) (*SAE, error) {
 		return nil, fmt.Errorf("sae: %w", err)
 	}
 	defer f.Close()
+	if err := checkScalingFactor(f); err != nil {
+		return nil, err
+	}
+	if gated {
+		if err := gatedToJumpReLU(f, s); err != nil {
+			return nil, err
+		}
+		s.Meta.Extra["converted_from_architecture"] = "gated"
+		return s, s.Validate()
+	}
 	if err := readStd(f, s, "W_enc", "b_enc", "W_dec", "b_dec"); err != nil {
 		return nil, err
 	}
@@ -236,10 +278,72 @@ func loadSAELens(dir string) (*SAE, error) {
 			return nil, fmt.Errorf("sae: %s: %s SAE without a threshold tensor", wpath, archName)
 		}
 	}
-	if s.Arch == ArchTopK && jBool(cfg, "rescale_acts_by_decoder_norm", false) {
+	// rescale_acts_by_decoder_norm: topk selects on pre·‖W_dec,j‖ and decodes with W_dec,j/‖W_dec,j‖. The
+	// training configs (batchtopk checkpoints) default it to true, the inference topk config to false.
+	// A batchtopk checkpoint's topk_threshold is in those rescaled units, as the jumprelu threshold
+	// SAELens derives from it for the folded weights.
+	if (s.Arch == ArchTopK || s.Arch == ArchBatchTopK) && jBool(cfg, "rescale_acts_by_decoder_norm", s.Arch == ArchBatchTopK) {
 		foldDecoderNorm(s)
 	}
 	return s, s.Validate()
+}
+
+// checkScalingFactor rejects a pre-6 "scaling_factor" tensor (finetuning scaling) that is not all ones;
+// SAELens drops an all-ones one.
+func checkScalingFactor(f *weights.File) error {
+	if _, ok := f.Info("scaling_factor"); !ok {
+		return nil
+	}
+	v, _, err := f.Float32("scaling_factor")
+	if err != nil {
+		return fmt.Errorf("sae: %w", err)
+	}
+	for _, x := range v {
+		if x != 1 {
+			return fmt.Errorf("sae: %s: a scaling_factor tensor other than ones (finetuning_scaling_factor) is not supported", f.Name)
+		}
+	}
+	return nil
+}
+
+// gatedToJumpReLU reads an SAELens gated SAE (W_enc, b_gate, b_mag, r_mag, W_dec, b_dec) as the JumpReLU
+// SAE it equals. SAELens: f = [x_in·W_enc + b_gate > 0] · ReLU(x_in·(W_enc·e^r_mag) + b_mag). With
+// pre = x_in·W_enc' + b_enc', W_enc' = W_enc·e^r_mag and b_enc' = b_mag, the gate is
+// x_in·W_enc + b_gate > 0 ⇔ pre > b_mag − e^r_mag·b_gate (e^r_mag > 0), so
+// f = ReLU(pre)·[pre > θ] with θ = b_mag − e^r_mag·b_gate: exactly JumpReLU (θ may be negative).
+func gatedToJumpReLU(f *weights.File, s *SAE) (err error) {
+	if s.WEnc, err = tensor(f, "W_enc", s.DIn, s.DSAE); err != nil {
+		return err
+	}
+	var bGate, rMag []float32
+	if bGate, err = tensor(f, "b_gate", s.DSAE); err != nil {
+		return err
+	}
+	if s.BEnc, err = tensor(f, "b_mag", s.DSAE); err != nil {
+		return err
+	}
+	if rMag, err = tensor(f, "r_mag", s.DSAE); err != nil {
+		return err
+	}
+	if s.WDec, err = tensor(f, "W_dec", s.DSAE, s.DIn); err != nil {
+		return err
+	}
+	if s.BDec, err = tensor(f, "b_dec", s.DIn); err != nil {
+		return err
+	}
+	scale := make([]float32, s.DSAE)
+	s.Threshold = make([]float32, s.DSAE)
+	for j, r := range rMag {
+		scale[j] = float32(math.Exp(float64(r)))
+		s.Threshold[j] = float32(float64(s.BEnc[j]) - float64(scale[j])*float64(bGate[j]))
+	}
+	for i := range s.DIn {
+		row := s.WEnc[i*s.DSAE : (i+1)*s.DSAE]
+		for j := range row {
+			row[j] *= scale[j]
+		}
+	}
+	return nil
 }
 
 func readStd(f *weights.File, s *SAE, wEnc, bEnc, wDec, bDec string) (err error) {
@@ -399,6 +503,21 @@ func loadGemmaScope1(path string) (*SAE, error) {
 		}
 		return a, nil
 	}
+	// SAELens's gemma_2 loader renames w_* arrays to W_*; an all-ones scaling_factor is dropped.
+	for k, a := range arrs {
+		if strings.HasPrefix(k, "w_") {
+			if _, dup := arrs["W_"+k[2:]]; !dup {
+				arrs["W_"+k[2:]] = a
+			}
+		}
+	}
+	if sf, ok := arrs["scaling_factor"]; ok {
+		for _, v := range sf.Data {
+			if v != 1 {
+				return nil, fmt.Errorf("sae: %s: a scaling_factor other than ones (finetuning_scaling_factor) is not supported", path)
+			}
+		}
+	}
 	we, err := get("W_enc", 2)
 	if err != nil {
 		return nil, err
@@ -419,7 +538,37 @@ func loadGemmaScope1(path string) (*SAE, error) {
 		*p.dst = a.Data
 	}
 	s.Meta = Meta{ApplyBDecToInput: false, Normalize: "none", Dtype: "float32", PrependBOS: true, Extra: map[string]any{"source_format": "gemma-scope-1"}}
+	if gemmaScopeEmbedding(filepath.Dir(path)) {
+		// The embedding SAEs were trained on embeddings without Gemma's sqrt(d_model) scale; SAELens's
+		// gemma_2 loader (folder name containing "embedding") moves it into the weights:
+		// W_enc /= sqrt(d_in), W_dec *= sqrt(d_in).
+		r := float32(math.Sqrt(float64(s.DIn)))
+		for i := range s.WEnc {
+			s.WEnc[i] /= r
+		}
+		for i := range s.WDec {
+			s.WDec[i] *= r
+		}
+		s.Meta.Extra["gemma_scope_embedding_rescaled"] = true
+	}
 	return s, s.Validate()
+}
+
+// gemmaScopeEmbedding reports whether a Gemma Scope 1 folder is an embedding SAE: one of its last three
+// path components (the release's "embedding/width_4k/average_l0_6") names "embedding", as SAELens tests
+// the folder name.
+func gemmaScopeEmbedding(dir string) bool {
+	for range 3 {
+		if strings.Contains(filepath.Base(dir), "embedding") {
+			return true
+		}
+		p := filepath.Dir(dir)
+		if p == dir {
+			break
+		}
+		dir = p
+	}
+	return false
 }
 
 func loadGemmaScope2(dir string) (*SAE, error) {
@@ -531,7 +680,7 @@ func (s *SAE) SaveSAELens(dir string, sparsity []float32) error {
 		"dtype":                 "float32",
 		"device":                "cpu",
 		"apply_b_dec_to_input":  s.Meta.ApplyBDecToInput,
-		"normalize_activations": "none", // any scale factor is folded into the weights
+		"normalize_activations": saveNorm(s), // any scale factor is folded into the weights
 		"reshape_activations":   reshape,
 		"metadata":              md,
 	}
@@ -540,6 +689,15 @@ func (s *SAE) SaveSAELens(dir string, sparsity []float32) error {
 		cfg["rescale_acts_by_decoder_norm"] = false
 	}
 	return writeJSON(filepath.Join(dir, SAELensCfgFile), cfg)
+}
+
+// saveNorm is the normalize_activations SaveSAELens writes: "none" (scale factors are folded into the
+// weights), or the run-time normalisation, which no weights can hold.
+func saveNorm(s *SAE) string {
+	if s.RuntimeNorm() {
+		return s.Meta.Normalize
+	}
+	return "none"
 }
 
 func writeJSON(path string, v any) error {
@@ -563,6 +721,9 @@ func (s *SAE) SaveSparsify(dir string) error {
 	}
 	if s.Arch != ArchTopK {
 		return fmt.Errorf("sae: sparsify format holds only topk SAEs, not %q", s.Arch)
+	}
+	if s.RuntimeNorm() {
+		return fmt.Errorf("sae: sparsify format has no run-time input normalisation (normalize_activations %q)", s.Meta.Normalize)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("sae: %w", err)

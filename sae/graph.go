@@ -1,6 +1,8 @@
 package sae
 
 import (
+	"math"
+
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck
 )
@@ -55,4 +57,26 @@ func DecodeSparseGraph(idx, vals, wDec, bDec *Node) *Node {
 	rows := Gather(wDec, InsertAxes(ConvertDType(idx, dtypes.Int32), -1)) // [N, k, d_in]
 	out := ReduceSum(Mul(rows, InsertAxes(vals, -1)), 1)
 	return Add(out, ExpandLeftToRank(bDec, out.Rank()))
+}
+
+// NormalizeGraph applies the SAE's run-time input normalisation (Meta.Normalize constant_norm_rescale or
+// layer_norm, see RuntimeNorm) to x [..., d_in] and returns the normalised x and the function that maps a
+// reconstruction [..., d_in] back with x's statistics; both are identities for other SAEs. Encode/Forward
+// compute the same per-row formulas.
+func NormalizeGraph(s *SAE, x *Node) (xn *Node, undo func(*Node) *Node) {
+	dims := x.Shape().Dimensions
+	bc := func(v *Node) *Node { return BroadcastToDims(v, dims...) } // [..., 1] → [..., d_in]
+	d := dims[len(dims)-1]
+	switch s.Meta.Normalize {
+	case NormConstantNormRescale:
+		norm := Sqrt(ReduceAndKeep(Square(x), ReduceSum, -1))
+		c := bc(Div(Scalar(x.Graph(), x.DType(), math.Sqrt(float64(d))), norm))
+		return Mul(x, c), func(r *Node) *Node { return Div(r, c) }
+	case NormLayerNorm:
+		mu := bc(ReduceAndKeep(x, ReduceMean, -1))
+		xc := Sub(x, mu)
+		std := bc(Sqrt(MulScalar(ReduceAndKeep(Square(xc), ReduceSum, -1), 1/float64(max(d-1, 1)))))
+		return Div(xc, AddScalar(std, 1e-5)), func(r *Node) *Node { return Add(Mul(r, std), mu) }
+	}
+	return x, func(r *Node) *Node { return r }
 }

@@ -44,3 +44,43 @@ func TestGraphEncodeDecodeMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// NormalizeGraph + EncodeGraph/DecodeGraph must reproduce Forward for the real sae-lens fixtures with
+// run-time normalisations (constant_norm_rescale, layer_norm).
+func TestNormalizeGraphMatchesForward(t *testing.T) {
+	backend := goBackend(t)
+	for _, dir := range []string{"standard_cnr", "topk_cnr", "standard_ln", "jumprelu_ln", "topk_ln_rescale"} {
+		s, err := Load("testdata/saelens/" + dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 5
+		x := randVec(rand.New(rand.NewPCG(3, 3)), n*s.DIn, 2)
+		e, err := NewExec(backend, func(g *Graph, in []*Node) []*Node {
+			xn, undo := NormalizeGraph(s, in[0])
+			var bDec *Node
+			if s.Meta.ApplyBDecToInput {
+				bDec = in[3]
+			}
+			f := EncodeGraph(s.Arch, s.K, xn, in[1], in[2], bDec, in[4])
+			return []*Node{f, undo(DecodeGraph(f, in[5], in[3]))}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, shapes, data := s.ParamData()
+		args := []any{tensors.FromFlatDataAndDimensions(x, n, s.DIn)}
+		for i := range data {
+			args = append(args, tensors.FromFlatDataAndDimensions(data[i], shapes[i]...))
+		}
+		outs, err := e.Exec(args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _ := tensors.CopyFlatData[float32](outs[0])
+		xh, _ := tensors.CopyFlatData[float32](outs[1])
+		fg, xg := s.Forward(x, n)
+		assertClose(t, dir+" graph encode", f, f64(fg), 1e-5)
+		assertClose(t, dir+" graph forward", xh, f64(xg), 1e-5)
+	}
+}

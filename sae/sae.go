@@ -16,7 +16,9 @@
 //	           an exponential moving average (rate 0.01) of the smallest positive activation kept by the
 //	           batch top-(k·N) selection during training).
 //
-// Decode is always f·W_dec + b_dec.
+// Decode is always f·W_dec + b_dec. SAELens gated SAEs load as the JumpReLU SAEs they equal (Load). An SAE
+// with a run-time normalize_activations (constant_norm_rescale, layer_norm; see RuntimeNorm) normalises
+// each input row before x_in, and Forward maps the reconstruction back with that row's statistics.
 //
 // The package never imports the model package and never prints.
 package sae
@@ -60,9 +62,12 @@ type Meta struct {
 	PrependBOS    bool   `json:"prepend_bos"`
 	// ApplyBDecToInput: subtract b_dec from the input before encoding (SAELens apply_b_dec_to_input).
 	ApplyBDecToInput bool `json:"apply_b_dec_to_input"`
-	// Normalize is SAELens's normalize_activations ("none" or "expected_average_only_in"). For
-	// "expected_average_only_in" the scale factor is folded into the weights (as SAELens does at save
-	// time), so Encode/Decode apply no runtime scaling; ScaleFactor records the folded factor.
+	// Normalize is SAELens's normalize_activations. "none", "expected_average_only_in" and
+	// "covariance_whitening" are identities at inference (SAELens folds the factor / whitening into the
+	// weights at save time; ScaleFactor records a folded factor). "constant_norm_rescale" and
+	// "layer_norm" normalise every input row at run time (see NormConstantNormRescale, NormLayerNorm):
+	// Encode applies them; Decode then returns the reconstruction in normalised units and Forward maps it
+	// back with each row's statistics, as SAELens's forward does.
 	Normalize   string  `json:"normalize_activations,omitempty"`
 	ScaleFactor float64 `json:"scale_factor,omitempty"`
 	// Dtype is the dtype the weights were stored in ("float32", "bfloat16", ...). Weights are always
@@ -71,6 +76,77 @@ type Meta struct {
 	TrainingVersion string `json:"sae_lens_training_version,omitempty"`
 	// Extra holds other metadata fields read from a config, preserved on SaveSAELens.
 	Extra map[string]any `json:"extra,omitempty"`
+}
+
+// Run-time input normalisations of SAELens (normalize_activations), applied per row x of d_in values:
+//
+//	constant_norm_rescale: c = sqrt(d_in)/‖x‖₂; x_n = x·c; output y = ŷ_n / c
+//	layer_norm:            μ = mean(x), σ = std(x − μ) (unbiased, n−1); x_n = (x − μ)/(σ + 1e-5); y = ŷ_n·σ + μ
+//
+// (layer_norm's output map uses σ, not σ + 1e-5, exactly as SAELens.)
+const (
+	NormConstantNormRescale = "constant_norm_rescale"
+	NormLayerNorm           = "layer_norm"
+)
+
+// RuntimeNorm reports whether the SAE normalises each input row at run time (Meta.Normalize is
+// NormConstantNormRescale or NormLayerNorm), which no folding into the weights can express.
+func (s *SAE) RuntimeNorm() bool {
+	return s.Meta.Normalize == NormConstantNormRescale || s.Meta.Normalize == NormLayerNorm
+}
+
+// rowNorm is the run-time normalisation of one row: x_n = (x − sub)·mul, y = ŷ_n·outMul + outAdd
+// (constant_norm_rescale divides by mul instead: outDiv).
+type rowNorm struct {
+	sub, mul, outMul, outAdd float32
+	div                      bool
+}
+
+// normStats computes the run-time normalisation of row x (identity when the SAE has none).
+func (s *SAE) normStats(x []float32) rowNorm {
+	switch s.Meta.Normalize {
+	case NormConstantNormRescale:
+		var ss float64
+		for _, v := range x {
+			ss += float64(v) * float64(v)
+		}
+		n := float32(math.Sqrt(ss))
+		if n == 0 {
+			return rowNorm{mul: 1, outMul: 1}
+		}
+		c := float32(math.Sqrt(float64(len(x)))) / n
+		return rowNorm{mul: c, outMul: c, div: true}
+	case NormLayerNorm:
+		var sum float64
+		for _, v := range x {
+			sum += float64(v)
+		}
+		mu := float32(sum / float64(len(x)))
+		var ss float64
+		for _, v := range x {
+			d := float64(v - mu)
+			ss += d * d
+		}
+		std := float32(math.Sqrt(ss / float64(max(len(x)-1, 1))))
+		return rowNorm{sub: mu, mul: 1 / (std + 1e-5), outMul: std, outAdd: mu}
+	}
+	return rowNorm{mul: 1, outMul: 1}
+}
+
+func (r rowNorm) in(x []float32) {
+	for i, v := range x {
+		x[i] = (v - r.sub) * r.mul
+	}
+}
+
+func (r rowNorm) out(y []float32) {
+	for i, v := range y {
+		if r.div {
+			y[i] = v / r.outMul
+		} else {
+			y[i] = v*r.outMul + r.outAdd
+		}
+	}
 }
 
 // SAE is a sparse autoencoder with float32 weights, row-major.
@@ -96,6 +172,11 @@ func (s *SAE) Validate() error {
 	}
 	if (s.Arch == ArchTopK || s.Arch == ArchBatchTopK) && (s.K <= 0 || s.K > s.DSAE) {
 		return fmt.Errorf("sae: %s needs 0 < k <= d_sae, got k=%d d_sae=%d", s.Arch, s.K, s.DSAE)
+	}
+	switch s.Meta.Normalize {
+	case "", "none", "expected_average_only_in", "covariance_whitening", NormConstantNormRescale, NormLayerNorm:
+	default:
+		return fmt.Errorf("sae: unknown normalize_activations %q", s.Meta.Normalize)
 	}
 	check := func(name string, v []float32, n int) error {
 		if len(v) != n {
@@ -128,13 +209,18 @@ func (s *SAE) Validate() error {
 	return nil
 }
 
-// PreActivations returns pre = x_in·W_enc + b_enc for n rows of x ([n, DIn]) as [n, DSAE].
+// PreActivations returns pre = x_in·W_enc + b_enc for n rows of x ([n, DIn]) as [n, DSAE]
+// (x_in: the row after any run-time normalisation, minus b_dec if ApplyBDecToInput).
 func (s *SAE) PreActivations(x []float32, n int) []float32 {
 	pre := make([]float32, n*s.DSAE)
+	rt := s.RuntimeNorm()
 	parallelRows(n, func(r0, r1 int) {
 		xin := make([]float32, s.DIn)
 		for r := r0; r < r1; r++ {
 			copy(xin, x[r*s.DIn:(r+1)*s.DIn])
+			if rt {
+				s.normStats(xin).in(xin)
+			}
 			if s.Meta.ApplyBDecToInput {
 				for i := range xin {
 					xin[i] -= s.BDec[i]
@@ -193,7 +279,8 @@ func (s *SAE) Encode(x []float32, n int) []float32 {
 	return f
 }
 
-// Decode maps feature activations f ([n, DSAE]) to reconstructions [n, DIn] = f·W_dec + b_dec.
+// Decode maps feature activations f ([n, DSAE]) to reconstructions [n, DIn] = f·W_dec + b_dec
+// (in normalised units for an SAE with a run-time normalisation: use Forward to map them back).
 // Zero activations are skipped, so sparse f decodes in O(n·L0·DIn).
 func (s *SAE) Decode(f []float32, n int) []float32 {
 	if len(f) < n*s.DSAE {
@@ -212,6 +299,22 @@ func (s *SAE) Decode(f []float32, n int) []float32 {
 		}
 	})
 	return out
+}
+
+// Forward is the SAE's full forward pass on n rows x ([n, DIn]), as SAELens's sae(x): Decode(Encode(x)),
+// with a run-time normalisation (RuntimeNorm) undone using each row's own statistics. It returns the
+// activations f [n, DSAE] and the reconstruction [n, DIn].
+func (s *SAE) Forward(x []float32, n int) (f, xhat []float32) {
+	f = s.Encode(x, n)
+	xhat = s.Decode(f, n)
+	if s.RuntimeNorm() {
+		parallelRows(n, func(r0, r1 int) {
+			for r := r0; r < r1; r++ {
+				s.normStats(x[r*s.DIn : (r+1)*s.DIn]).out(xhat[r*s.DIn : (r+1)*s.DIn])
+			}
+		})
+	}
+	return f, xhat
 }
 
 // ParamNames is the order of ParamData and of the weight arguments of EncodeGraph/DecodeGraph:

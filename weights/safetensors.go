@@ -23,6 +23,7 @@ const (
 	BF16 DType = "BF16"
 	I64  DType = "I64"
 	I32  DType = "I32"
+	F64  DType = "F64" // read as float32 (Float32), e.g. SAELens's double-precision topk_threshold buffer
 )
 
 // Size returns the element size in bytes, or 0 for an unsupported dtype.
@@ -32,14 +33,14 @@ func (d DType) Size() int {
 		return 4
 	case F16, BF16:
 		return 2
-	case I64:
+	case I64, F64:
 		return 8
 	}
 	return 0
 }
 
 // IsFloat reports whether the dtype is a floating-point type.
-func (d DType) IsFloat() bool { return d == F32 || d == F16 || d == BF16 }
+func (d DType) IsFloat() bool { return d == F32 || d == F16 || d == BF16 || d == F64 }
 
 // maxHeaderSize bounds the JSON header, as the reference implementation does (100 MB).
 const maxHeaderSize = 100 << 20
@@ -153,7 +154,7 @@ func parse(buf []byte, name string) (*File, error) {
 		}
 		dt := DType(e.DType)
 		if dt.Size() == 0 {
-			return nil, fmt.Errorf("%s: tensor %q: unsupported dtype %q (supported: F32, F16, BF16, I64, I32)", name, key, e.DType)
+			return nil, fmt.Errorf("%s: tensor %q: unsupported dtype %q (supported: F32, F16, BF16, F64, I64, I32)", name, key, e.DType)
 		}
 		info := TensorInfo{Name: key, DType: dt, Shape: make([]int, len(e.Shape)), Begin: e.DataOffsets[0], End: e.DataOffsets[1]}
 		elems := int64(1)
@@ -217,7 +218,7 @@ func (f *File) Raw(name string) ([]byte, TensorInfo, error) {
 	return f.data[t.Begin:t.End], t, nil
 }
 
-// Float32 returns a tensor converted to float32 (from F32, BF16 or F16) and its shape.
+// Float32 returns a tensor converted to float32 (from F32, BF16, F16 or F64) and its shape.
 func (f *File) Float32(name string) ([]float32, []int, error) {
 	raw, t, err := f.Raw(name)
 	if err != nil {
@@ -269,8 +270,12 @@ func toFloat32(raw []byte, dt DType) ([]float32, error) {
 		for i := range out {
 			out[i] = F16ToFloat32(binary.LittleEndian.Uint16(raw[2*i:]))
 		}
+	case F64:
+		for i := range out {
+			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:])))
+		}
 	default:
-		return nil, fmt.Errorf("dtype %s is not a floating-point type (want F32, BF16 or F16)", dt)
+		return nil, fmt.Errorf("dtype %s is not a floating-point type (want F32, BF16, F16 or F64)", dt)
 	}
 	return out, nil
 }
