@@ -60,9 +60,18 @@ func TestEvalReferenceSAE(t *testing.T) {
 
 // TestSpliceMatchesReplace: the graph-level Splice (sae.EncodeGraph/DecodeGraph with the weights as
 // parameters) gives the same logits as replacing the site by the Go reconstruction EvaluateSAE uses.
+// The run-time normalisations (constant_norm_rescale, layer_norm) are checked against sae.SAE.Forward,
+// which matches sae-lens on its own files (sae/testdata/saelens).
 func TestSpliceMatchesReplace(t *testing.T) {
+	for _, norm := range []string{"", sae.NormConstantNormRescale, sae.NormLayerNorm} {
+		t.Run("norm="+norm, func(t *testing.T) { checkSpliceMatchesReplace(t, norm) })
+	}
+}
+
+func checkSpliceMatchesReplace(t *testing.T, norm string) {
 	m, _ := tiny(t)
 	s, _ := randomSAE(4, 5)
+	s.Meta.Normalize = norm
 	ids := [][]int{{0, 51, 300, 42, 9, 0, 77, 1000}, {0, 5, 6, 7, 8, 9, 10, 11}}
 	B, T := 2, 8
 	mask := make([]float32, B*T)
@@ -83,10 +92,10 @@ func TestSpliceMatchesReplace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	goRecon := s.Decode(s.Encode(clean.Get("resid_post.2").Data, B*T), B*T)
+	_, goRecon := s.Forward(clean.Get("resid_post.2").Data, B*T)
 	for i := range recon {
 		if math.Abs(float64(recon[i]-goRecon[i])) > 1e-3 {
-			t.Fatalf("reconstruction %d: %g, sae.Decode(Encode) %g", i, recon[i], goRecon[i])
+			t.Fatalf("reconstruction %d: %g, sae.Forward %g", i, recon[i], goRecon[i])
 		}
 	}
 	for _, l := range fr.l0 {
