@@ -67,14 +67,15 @@ func TestTestdataFamilies(t *testing.T) {
 // scalings, sliding windows (Mistral, Qwen2/3's use_sliding_window + max_window_layers, Gemma 2/3),
 // softcaps (Gemma 2 applies both; Gemma 3 only the final one), GPT-2's scale_attn_weights,
 // scale_attn_by_inverse_layer_idx, activations and n_inner, Phi's partial rotary (an odd rotary dim
-// included), tied embeddings, and configs with fields left out, read with the config classes' defaults.
+// included), tied embeddings, configs with fields left out (read with the config classes' defaults), and
+// checkpoints in float16 shards with an index or in float32.
 func TestConfigVariants(t *testing.T) {
 	ents, err := os.ReadDir(filepath.Join("testdata", "variants"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ents) < 38 {
-		t.Fatalf("testdata/variants has %d models, want 38", len(ents))
+	if len(ents) < 40 {
+		t.Fatalf("testdata/variants has %d models, want 40", len(ents))
 	}
 	for _, e := range ents {
 		t.Run(e.Name(), func(t *testing.T) { checkFixture(t, e.Name(), filepath.Join("testdata", "variants", e.Name())) })

@@ -17,8 +17,8 @@ base = dict(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_laye
             tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, pad_token_id=0)
 T = 12
 V = {}
-def v(name, cls, drop=(), **kw):
-    V[name] = (cls, kw, drop)
+def v(name, cls, drop=(), save=None, **kw):
+    V[name] = (cls, kw, drop, save or {})
 L = transformers
 v("llama_bias", L.LlamaConfig, attention_bias=True, mlp_bias=True)
 v("llama_headdim", L.LlamaConfig, head_dim=20, rms_norm_eps=1e-5)
@@ -67,8 +67,12 @@ v("gpt2_defaults", L.GPT2Config, n_embd=32, n_layer=2, n_head=4, drop=["n_positi
 v("mistral_nullwin", L.MistralConfig, sliding_window=None)
 v("gemma2_finalcap", L.Gemma2Config, head_dim=16, sliding_window=4, query_pre_attn_scalar=16, attn_logit_softcapping=None, final_logit_softcapping=2.0)
 
+# Checkpoint layouts: float16 weights in several shards (model.safetensors.index.json), float32 weights.
+v("llama_f16_sharded", L.LlamaConfig, save={"dtype": torch.float16, "shard": "40KB"})
+v("qwen2_f32", L.Qwen2Config, num_hidden_layers=2, save={"dtype": torch.float32})
+
 only = sys.argv[2:]
-for name, (cls, kw, drop) in V.items():
+for name, (cls, kw, drop, save) in V.items():
     if only and name not in only:
         continue
     try:
@@ -88,7 +92,7 @@ for name, (cls, kw, drop) in V.items():
                     p.normal_(0, 0.1)
         d = os.path.join(out, name)
         os.makedirs(d, exist_ok=True)
-        model.to(torch.bfloat16).save_pretrained(d, safe_serialization=True)
+        model.to(save.get("dtype", torch.bfloat16)).save_pretrained(d, safe_serialization=True, max_shard_size=save.get("shard", "5GB"))
         if drop:
             cj = json.load(open(os.path.join(d, "config.json")))
             for key in drop:
@@ -111,7 +115,7 @@ for name, (cls, kw, drop) in V.items():
         gold.update({k: v.float().contiguous() for k, v in acts.items()})
         save_file(gold, os.path.join(d, "golden.safetensors"))
         for f in os.listdir(d):
-            if f not in ("config.json", "model.safetensors", "golden.safetensors"):
+            if f != "config.json" and not f.endswith(".safetensors") and not f.endswith(".index.json"):
                 os.remove(os.path.join(d, f))
             else:
                 os.chmod(os.path.join(d, f), 0o644)
