@@ -5,7 +5,11 @@
 // Differences from jinja2 that remain (gonja v2.9.1 evaluator): none and undefined are
 // the same value, so {{ none }} prints "" (jinja2: "None") and `x is defined` is false
 // for a variable set to none; `2 ** 3` gives the float 8.0; printing a dict or list
-// follows gonja's repr. Numbers are handled as Python would see them when they come
+// follows gonja's repr (tuples print as lists); `a if c else b` is only parsed at the top
+// of {{ }} and set (not inside parentheses or call arguments: Gemma 3's
+// `(first_user_prefix if loop.first else "")` does not compile); {% set a, b = ... %} and
+// filtered set blocks do not parse; str + list and undefined + str concatenate instead of
+// raising; loop.depth counts nested loops. variants_test.go (knownDivergent) lists these. Numbers are handled as Python would see them when they come
 // through RenderJSON (or json.Number); see Render for Go floats.
 package chat
 
@@ -81,15 +85,17 @@ func New(source string, specials map[string]string) (*Template, error) {
 	}
 	cfg := config.New()
 	cfg.TrimBlocks = true
-	cfg.LeftStripBlocks = true
+	// lstrip_blocks is applied to the source (lstripBlocks): gonja's strips too much.
+	cfg.LeftStripBlocks = false
+	prepared := lstripBlocks(source)
 	// The template can reach nothing but itself: {% include %} and friends fail.
-	loader, err := loaders.NewMemoryLoader(map[string]string{templateName: source})
+	loader, err := loaders.NewMemoryLoader(map[string]string{templateName: prepared})
 	if err != nil {
 		return nil, err
 	}
 	tmpl, err := compile(cfg, loader, env)
 	if err != nil {
-		return nil, syntaxError(err, source, func(prefix string) error {
+		return nil, syntaxError(err, prepared, func(prefix string) error {
 			l, lerr := loaders.NewMemoryLoader(map[string]string{templateName: prefix})
 			if lerr != nil {
 				return nil
@@ -129,7 +135,9 @@ func (t *Template) Specials() map[string]string {
 }
 
 // Render renders messages as transformers' apply_chat_template(messages, tokenize=False,
-// add_generation_prompt=...) does. extra holds further template variables (tools,
+// add_generation_prompt=...) does: message keys whose value is nil are dropped, and a
+// message with "reasoning_content", "thinking" or "reasoning" gets the first of them set
+// under both "thinking" and "reasoning_content", as transformers does. extra holds further template variables (tools,
 // documents, enable_thinking, ...) and overrides the special tokens of the same name; it
 // may not set messages or add_generation_prompt. tools and documents are only defined
 // when given.
@@ -155,7 +163,7 @@ func (t *Template) render(messages any, addGenerationPrompt bool, extra map[stri
 		}
 		data[k] = toJinja(v, wholeFloatsToInt)
 	}
-	data["messages"] = toJinja(messages, wholeFloatsToInt)
+	data["messages"] = toJinja(normalizeMessages(messages), wholeFloatsToInt)
 	data["add_generation_prompt"] = addGenerationPrompt
 
 	var raised *RaiseError

@@ -15,12 +15,21 @@ import (
 )
 
 // newEnvironment builds a private gonja environment (the package-level builtin sets are
-// copied, never modified) with transformers' additions: our tojson filter, str.replace
+// copied, never modified) with transformers' additions: our tojson filter, jinja2's list,
+// trim, items and dictsort where gonja's differ (pyfilters.go), str.replace
 // with an optional count, order-keeping dict methods, the {% generation %} tag.
 func newEnvironment() (*exec.Environment, error) {
 	filters := exec.NewFilterSet(map[string]exec.FilterFunction{}).Update(builtins.Filters)
-	if err := filters.Replace("tojson", filterToJSON); err != nil {
-		return nil, err
+	for name, f := range map[string]exec.FilterFunction{
+		"tojson":   filterToJSON,
+		"list":     filterList,
+		"trim":     filterTrim,
+		"items":    filterItems,
+		"dictsort": filterDictSort,
+	} {
+		if err := filters.Replace(name, f); err != nil {
+			return nil, err
+		}
 	}
 	controls := exec.NewControlStructureSet(map[string]parser.ControlStructureParser{}).Update(builtins.ControlStructures)
 	if err := controls.Register("generation", generationParser); err != nil {
@@ -75,7 +84,90 @@ func strMethods() *exec.MethodSet[string] {
 		}
 		return strings.Replace(self, old, repl, count), nil
 	}
+	// gonja's strip family needs its argument; Python's strips whitespace without one (or
+	// with None).
+	for name, trim := range map[string]func(string, func(rune) bool) string{
+		"strip": strings.TrimFunc, "lstrip": strings.TrimLeftFunc, "rstrip": strings.TrimRightFunc,
+	} {
+		m[name] = func(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+			if len(args.KwArgs) != 0 || len(args.Args) > 1 {
+				return nil, exec.ErrInvalidCall(fmt.Errorf("%s() takes at most 1 argument", name))
+			}
+			if len(args.Args) == 0 || args.Args[0].IsNil() {
+				return trim(self, isPySpace), nil
+			}
+			if !args.Args[0].IsString() {
+				return nil, exec.ErrInvalidCall(fmt.Errorf("%s arg must be None or str", name))
+			}
+			chars := args.Args[0].String()
+			return trim(self, func(r rune) bool { return strings.ContainsRune(chars, r) }), nil
+		}
+	}
+	m["split"] = pySplit
 	return exec.NewMethodSet(m)
+}
+
+// pySplit is str.split(sep=None, maxsplit=-1): without sep, runs of whitespace separate and
+// leading/trailing whitespace gives no empty strings.
+func pySplit(self string, _ *exec.Value, args *exec.VarArgs) (any, error) {
+	var sep, maxsplit *exec.Value
+	if len(args.Args) > 2 {
+		return nil, exec.ErrInvalidCall(errors.New("split() takes at most 2 arguments"))
+	}
+	if len(args.Args) > 0 {
+		sep = args.Args[0]
+	}
+	if len(args.Args) > 1 {
+		maxsplit = args.Args[1]
+	}
+	for k, v := range args.KwArgs {
+		switch k {
+		case "sep":
+			sep = v
+		case "maxsplit":
+			maxsplit = v
+		default:
+			return nil, exec.ErrInvalidCall(fmt.Errorf("split() got an unexpected keyword argument '%s'", k))
+		}
+	}
+	n := -1
+	if maxsplit != nil && !maxsplit.IsNil() {
+		if !maxsplit.IsInteger() {
+			return nil, exec.ErrInvalidCall(errors.New("split(): maxsplit must be an integer"))
+		}
+		n = maxsplit.Integer()
+	}
+	var parts []string
+	if sep == nil || sep.IsNil() {
+		rest := strings.TrimLeftFunc(self, isPySpace)
+		for rest != "" {
+			if n >= 0 && len(parts) == n {
+				parts = append(parts, rest)
+				break
+			}
+			i := strings.IndexFunc(rest, isPySpace)
+			if i < 0 {
+				parts = append(parts, rest)
+				break
+			}
+			parts = append(parts, rest[:i])
+			rest = strings.TrimLeftFunc(rest[i:], isPySpace)
+		}
+	} else {
+		if !sep.IsString() || sep.String() == "" {
+			return nil, exec.ErrInvalidCall(errors.New("split(): sep must be a non-empty string or None"))
+		}
+		if n < 0 {
+			parts = strings.Split(self, sep.String())
+		} else {
+			parts = strings.SplitN(self, sep.String(), n+1)
+		}
+	}
+	out := make(pyList, len(parts))
+	for i, p := range parts {
+		out[i] = p
+	}
+	return out, nil
 }
 
 // dictPairs returns a dict's items in order: insertion order for *exec.Dict (our Object

@@ -171,11 +171,13 @@ func toJinja(v any, wholeFloatsToInt bool) any {
 		}
 		return float64(x)
 	case []any:
-		out := make([]any, len(x))
+		out := make(pyList, len(x))
 		for i, e := range x {
 			out[i] = toJinja(e, wholeFloatsToInt)
 		}
 		return out
+	case pyList:
+		return toJinja([]any(x), wholeFloatsToInt)
 	case map[string]any:
 		keys := make([]string, 0, len(x))
 		for k := range x {
@@ -194,7 +196,7 @@ func toJinja(v any, wholeFloatsToInt bool) any {
 		if rv.Type().Elem().Kind() == reflect.Uint8 {
 			return v
 		}
-		out := make([]any, rv.Len())
+		out := make(pyList, rv.Len())
 		for i := range out {
 			out[i] = toJinja(rv.Index(i).Interface(), wholeFloatsToInt)
 		}
@@ -224,4 +226,82 @@ func integralFloat(f float64) any {
 		return int(f)
 	}
 	return f
+}
+
+// reasoningFields are the names a message's reasoning comes under; transformers copies the
+// first one that is set to "thinking" and "reasoning_content".
+var reasoningFields = []string{"reasoning_content", "thinking", "reasoning"}
+
+// normalizeMessages does to each message what apply_chat_template does before rendering:
+// keys whose value is None are dropped (_normalize_chat_messages), and a message with
+// reasoning becomes {"thinking": r, **message, "reasoning_content": r}
+// (_alias_reasoning_fields). Messages that are not objects are left as they are.
+func normalizeMessages(messages any) any {
+	var list []any
+	switch x := messages.(type) {
+	case []any:
+		list = x
+	case []Message:
+		list = make([]any, len(x))
+		for i, m := range x {
+			list[i] = m
+		}
+	default:
+		return messages
+	}
+	out := make([]any, len(list))
+	for i, m := range list {
+		var obj Object
+		switch x := m.(type) {
+		case Object:
+			obj = x
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				obj = append(obj, Field{k, x[k]})
+			}
+		default:
+			out[i] = m
+			continue
+		}
+		kept := make(Object, 0, len(obj)+2)
+		for _, f := range obj {
+			if f.Value != nil {
+				kept = append(kept, f)
+			}
+		}
+		var reasoning any
+		for _, name := range reasoningFields {
+			if v, ok := kept.Get(name); ok {
+				reasoning = v
+				break
+			}
+		}
+		if reasoning != nil {
+			aliased := Object{{"thinking", reasoning}}
+			for _, f := range kept {
+				if f.Key == "thinking" {
+					aliased[0].Value = f.Value
+					continue
+				}
+				aliased = append(aliased, f)
+			}
+			set := false
+			for j := range aliased {
+				if aliased[j].Key == "reasoning_content" {
+					aliased[j].Value, set = reasoning, true
+				}
+			}
+			if !set {
+				aliased = append(aliased, Field{"reasoning_content", reasoning})
+			}
+			kept = aliased
+		}
+		out[i] = kept
+	}
+	return out
 }
