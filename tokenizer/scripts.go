@@ -20,25 +20,23 @@ var scriptTable = sync.OnceValue(func() []scriptRange {
 	}
 	sort.Strings(names)
 	var rs []scriptRange
+	// add appends lo..hi (every stride-th rune) as script id.
+	add := func(lo, hi, stride rune, id int) {
+		if stride == 1 {
+			rs = append(rs, scriptRange{lo, hi, id})
+			return
+		}
+		for c := lo; c <= hi; c += stride {
+			rs = append(rs, scriptRange{c, c, id})
+		}
+	}
 	for i, name := range names {
 		t := unicode.Scripts[name]
 		for _, r := range t.R16 {
-			for c := rune(r.Lo); c <= rune(r.Hi); c += rune(r.Stride) {
-				if r.Stride == 1 {
-					rs = append(rs, scriptRange{rune(r.Lo), rune(r.Hi), i + 1})
-					break
-				}
-				rs = append(rs, scriptRange{c, c, i + 1})
-			}
+			add(rune(r.Lo), rune(r.Hi), rune(r.Stride), i+1)
 		}
 		for _, r := range t.R32 {
-			for c := rune(r.Lo); c <= rune(r.Hi); c += rune(r.Stride) {
-				if r.Stride == 1 {
-					rs = append(rs, scriptRange{rune(r.Lo), rune(r.Hi), i + 1})
-					break
-				}
-				rs = append(rs, scriptRange{c, c, i + 1})
-			}
+			add(rune(r.Lo), rune(r.Hi), rune(r.Stride), i+1)
 		}
 	}
 	sort.Slice(rs, func(i, j int) bool { return rs[i].lo < rs[j].lo })
