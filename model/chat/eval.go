@@ -595,10 +595,7 @@ func getItem(obj, key any) (any, error) {
 	case *undefined:
 		return nil, o.err()
 	case *dict:
-		if _, err := hashKey(key); err != nil {
-			return nil, err
-		}
-		if v, ok := o.get(key); ok {
+		if v, ok := o.get(key); ok { // an unhashable key finds nothing (jinja2 catches the TypeError)
 			return v, nil
 		}
 	case []any, tuple, string, markup:

@@ -116,9 +116,10 @@ type (
 )
 
 type parser struct {
-	src  string
-	toks []token
-	i    int
+	src   string
+	toks  []token
+	i     int
+	loops int // for loops around the current position (break/continue need one)
 }
 
 type parseError struct{ err *SyntaxError }
@@ -275,7 +276,9 @@ func (p *parser) statement() node {
 		}
 		n.recursive = p.skipName("recursive")
 		p.expectBlockEnd()
+		p.loops++
 		b, end := p.body([]string{"endfor", "else"})
+		p.loops--
 		n.body = b
 		if end == "else" {
 			p.expectBlockEnd()
@@ -299,7 +302,10 @@ func (p *parser) statement() node {
 		m := &macroDef{name: p.expectName()}
 		p.signature(m)
 		p.expectBlockEnd()
+		loops := p.loops
+		p.loops = 0
 		m.body, _ = p.body([]string{"endmacro"})
+		p.loops = loops
 		p.skipName(m.name)
 		p.expectBlockEnd()
 		return &macroNode{m}
@@ -314,7 +320,10 @@ func (p *parser) statement() node {
 			p.fail(t.pos, "expected call")
 		}
 		p.expectBlockEnd()
+		loops := p.loops
+		p.loops = 0
 		caller.body, _ = p.body([]string{"endcall"})
+		p.loops = loops
 		p.expectBlockEnd()
 		return &callBlockNode{c, caller}
 	case "filter":
@@ -341,6 +350,9 @@ func (p *parser) statement() node {
 		p.expectBlockEnd()
 		return n
 	case "break", "continue":
+		if p.loops == 0 {
+			p.fail(t.pos, "'%s' outside loop", t.val)
+		}
 		p.expectBlockEnd()
 		return &loopCtlNode{brk: t.val == "break"}
 	case "generation":
