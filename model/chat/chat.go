@@ -1,16 +1,22 @@
 // Package chat renders Hugging Face chat templates as transformers' apply_chat_template
-// does (jinja2 sandboxed environment, trim_blocks, lstrip_blocks, loopcontrols,
-// raise_exception, strftime_now, and transformers' tojson), using gonja.
+// does. It carries its own Jinja2 engine (lex.go, parse.go, eval.go, pyvalue.go,
+// methods.go, filters.go, tests.go) with jinja2's semantics under transformers' settings:
+// the immutable sandbox (methods that mutate a list or dict are refused, names starting
+// with "_" are not reachable), trim_blocks, lstrip_blocks, the loopcontrols extension,
+// the {% generation %} tag, raise_exception, strftime_now, transformers' dict, namespace
+// and tojson. Values behave as Python's: None is distinct from Undefined, ints have
+// arbitrary precision, floats and containers print as Python's repr, and operations
+// Python refuses (str + list, undefined + str, 1 < 'a', ...) are errors.
 //
-// Differences from jinja2 that remain (gonja v2.9.1 evaluator): none and undefined are
-// the same value, so {{ none }} prints "" (jinja2: "None") and `x is defined` is false
-// for a variable set to none; `2 ** 3` gives the float 8.0; printing a dict or list
-// follows gonja's repr (tuples print as lists); `a if c else b` is only parsed at the top
-// of {{ }} and set (not inside parentheses or call arguments: Gemma 3's
-// `(first_user_prefix if loop.first else "")` does not compile); {% set a, b = ... %} and
-// filtered set blocks do not parse; str + list and undefined + str concatenate instead of
-// raising; loop.depth counts nested loops. variants_test.go (knownDivergent) lists these. Numbers are handled as Python would see them when they come
-// through RenderJSON (or json.Number); see Render for Go floats.
+// Differences from jinja2 that remain, none of them met in the templates tested:
+// range() and dict.items()/keys()/values() return lists (printing one shows a list, not
+// range(0, 3) or dict_items([...])); a bound method prints as <function name>; groupby's
+// items are plain pairs whose .grouper and .list work on any pair; the sameas test
+// compares scalars by value; str.format and % support the common format specs only;
+// {% include %}, {% import %}, {% extends %} and *args/**kwargs in calls are errors;
+// output beyond 256 MiB, repetition beyond 64 Mi items and nesting beyond 400 macro
+// calls are errors. Numbers are handled as Python would see them when they come through
+// RenderJSON (or json.Number); see Render for Go floats.
 package chat
 
 import (
@@ -22,18 +28,12 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/nikolalohinski/gonja/v2/config"
-	"github.com/nikolalohinski/gonja/v2/exec"
-	"github.com/nikolalohinski/gonja/v2/loaders"
-	"github.com/nikolalohinski/gonja/v2/parser"
 )
 
 // File names read from a model directory.
 const (
 	TokenizerConfigFile  = "tokenizer_config.json"
 	ChatTemplateFile     = "chat_template.jinja"
-	templateName         = "/chat_template.jinja"
 	defaultTemplateEntry = "default"
 )
 
@@ -44,7 +44,7 @@ var specialTokenKeys = []string{"bos_token", "eos_token", "unk_token", "sep_toke
 type Template struct {
 	source   string
 	specials map[string]string
-	tmpl     *exec.Template
+	body     []node
 
 	// Now is the clock behind strftime_now; nil means time.Now.
 	Now func() time.Time
@@ -79,47 +79,15 @@ func (e *SyntaxError) Error() string {
 // sees (bos_token, eos_token, ...); it may be nil. A syntax error is a *SyntaxError
 // naming the template line.
 func New(source string, specials map[string]string) (*Template, error) {
-	env, err := newEnvironment()
-	if err != nil {
-		return nil, fmt.Errorf("chat: building template environment: %w", err)
-	}
-	cfg := config.New()
-	cfg.TrimBlocks = true
-	// lstrip_blocks is applied to the source (lstripBlocks): gonja's strips too much.
-	cfg.LeftStripBlocks = false
-	prepared := lstripBlocks(source)
-	// The template can reach nothing but itself: {% include %} and friends fail.
-	loader, err := loaders.NewMemoryLoader(map[string]string{templateName: prepared})
+	body, err := parse(source)
 	if err != nil {
 		return nil, err
-	}
-	tmpl, err := compile(cfg, loader, env)
-	if err != nil {
-		return nil, syntaxError(err, prepared, func(prefix string) error {
-			l, lerr := loaders.NewMemoryLoader(map[string]string{templateName: prefix})
-			if lerr != nil {
-				return nil
-			}
-			_, perr := compile(cfg, l, env)
-			return perr
-		})
 	}
 	sp := make(map[string]string, len(specials))
 	for k, v := range specials {
 		sp[k] = v
 	}
-	return &Template{source: source, specials: sp, tmpl: tmpl}, nil
-}
-
-// compile parses the template; a panic inside gonja's parser (it has dereferenced nil on input that
-// ends inside an expression, e.g. "{{0 is ") becomes an error.
-func compile(cfg *config.Config, loader loaders.Loader, env *exec.Environment) (t *exec.Template, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			t, err = nil, fmt.Errorf("unexpected end of the template or malformed expression (the parser failed: %v)", r)
-		}
-	}()
-	return exec.NewTemplate(templateName, cfg, loader, env)
+	return &Template{source: source, specials: sp, body: body}, nil
 }
 
 // Source returns the template text.
@@ -161,54 +129,50 @@ func (t *Template) render(messages any, addGenerationPrompt bool, extra map[stri
 		case "messages", "add_generation_prompt", "raise_exception", "strftime_now":
 			return "", fmt.Errorf("chat: extra variable %q is reserved", k)
 		}
-		data[k] = toJinja(v, wholeFloatsToInt)
+		data[k] = toValue(v, wholeFloatsToInt)
 	}
-	data["messages"] = toJinja(normalizeMessages(messages), wholeFloatsToInt)
+	data["messages"] = toValue(normalizeMessages(messages), wholeFloatsToInt)
 	data["add_generation_prompt"] = addGenerationPrompt
 
-	var raised *RaiseError
-	data["raise_exception"] = func(args *exec.VarArgs) (any, error) {
-		var parts []string
-		for _, a := range args.Args {
-			parts = append(parts, a.String())
-		}
-		raised = &RaiseError{Message: strings.Join(parts, " ")}
-		return nil, raised
+	r := &renderer{now: t.Now}
+	globals := r.globals()
+	for k, v := range data {
+		globals[k] = v
 	}
-	now := t.Now
-	if now == nil {
-		now = time.Now
-	}
-	data["strftime_now"] = func(args *exec.VarArgs) (any, error) {
-		if len(args.Args) != 1 || !args.Args[0].IsString() || len(args.KwArgs) != 0 {
-			return nil, exec.ErrInvalidCall(errors.New("strftime_now takes one format string"))
-		}
-		return strftime(now(), args.Args[0].String()), nil
-	}
-
-	out, err := execute(t.tmpl, data)
+	out, err := r.run(t.body, globals)
 	if err != nil {
-		if raised != nil {
-			return "", raised
+		if r.raised != nil {
+			return "", r.raised
 		}
 		return "", fmt.Errorf("chat: rendering template: %w", err)
 	}
 	return out, nil
 }
 
-// execute renders; a panic inside gonja becomes an error.
-func execute(t *exec.Template, data map[string]any) (out string, err error) {
+// run renders body; a panic in the engine becomes an error.
+func (r *renderer) run(body []node, vars map[string]any) (out string, err error) {
 	defer func() {
-		if r := recover(); r != nil {
-			out, err = "", fmt.Errorf("the template engine failed: %v", r)
+		if p := recover(); p != nil {
+			out, err = "", fmt.Errorf("the template engine failed: %v", p)
 		}
 	}()
-	return t.ExecuteToString(exec.NewContext(data))
+	var b strings.Builder
+	sc := &scope{vars: vars}
+	if err := r.execBody(body, &scope{map[string]any{}, sc}, &b); err != nil {
+		if err == errBreak || err == errContinue {
+			return "", errors.New("TemplateSyntaxError: break or continue outside a loop")
+		}
+		return "", err
+	}
+	return b.String(), nil
 }
 
 // RenderJSON renders a conversation given as JSON: either a list of messages, or an
 // object with "messages" and further template variables ("tools", "documents", ...).
-// Key order, ints and floats are kept as Python's json.loads would give them.
+// Key order, ints and floats are kept as Python's json.loads would give them. The object
+// form is apply_chat_template(messages, tools=..., documents=..., **kwargs): tools and
+// documents are always defined, None when the object lacks them, as transformers passes
+// them; the list form defines only messages (and the special tokens).
 func RenderJSON(t *Template, conversationJSON []byte, addGenerationPrompt bool) (string, error) {
 	v, err := ParseJSON(conversationJSON)
 	if err != nil {
@@ -230,6 +194,13 @@ func RenderJSON(t *Template, conversationJSON []byte, addGenerationPrompt bool) 
 		}
 		if !found {
 			return "", errors.New(`chat: conversation JSON object has no "messages"`)
+		}
+		// the object form is apply_chat_template's call, whose tools and documents
+		// parameters are always passed to the template (None when not given)
+		for _, k := range []string{"tools", "documents"} {
+			if _, ok := extra[k]; !ok {
+				extra[k] = nil
+			}
 		}
 		if _, ok := messages.([]any); !ok {
 			return "", errors.New(`chat: conversation JSON "messages" is not a list`)
@@ -346,54 +317,6 @@ func chatTemplateField(raw json.RawMessage) (string, error) {
 		names = append(names, e.Name)
 	}
 	return "", fmt.Errorf("multiple chat templates (%s) and none named %q", strings.Join(names, ", "), defaultTemplateEntry)
-}
-
-// syntaxError turns gonja's parse error into a *SyntaxError. Some gonja errors carry no
-// position; then the line is that of the first tag whose prefix of the source fails with
-// the same message (parse(prefix) compiles a prefix).
-func syntaxError(err error, source string, parse func(prefix string) error) error {
-	var se *parser.SyntaxError
-	if !errors.As(err, &se) {
-		// gonja's message embeds the whole source; keep only its cause.
-		msg := err.Error()
-		if u := errors.Unwrap(err); u != nil {
-			msg = u.Error()
-		}
-		se = &parser.SyntaxError{Message: msg}
-	}
-	out := &SyntaxError{Line: se.Line, Column: se.Column, Message: se.Message, Near: se.Raw}
-	if out.Line > 0 {
-		return out
-	}
-	for i := 0; i < len(source); {
-		j := strings.IndexAny(source[i:], "}")
-		if j < 0 {
-			break
-		}
-		end := i + j + 1
-		if end < len(source) && source[end] == '}' {
-			end++
-		}
-		i = end
-		perr := parse(source[:end])
-		if perr == nil {
-			continue
-		}
-		var pse *parser.SyntaxError
-		msg := perr.Error()
-		if errors.As(perr, &pse) {
-			msg = pse.Message
-		} else if u := errors.Unwrap(perr); u != nil {
-			msg = u.Error()
-		}
-		if msg == se.Message {
-			out.Line, out.Column = lineCol(source, end)
-			return out
-		}
-	}
-	// no prefix up to a tag fails the same way: the trouble is after the last tag (a truncated template)
-	out.Line, out.Column = lineCol(source, len(source))
-	return out
 }
 
 // lineCol is the 1-based line of source[:end]'s end and its column.

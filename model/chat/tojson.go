@@ -3,14 +3,13 @@ package chat
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
-
-	"github.com/nikolalohinski/gonja/v2/exec"
 )
 
 // jsonOptions are the arguments of Python's json.dumps that transformers' tojson passes.
@@ -25,59 +24,47 @@ type jsonOptions struct {
 // filterToJSON is transformers' tojson:
 //
 //	json.dumps(x, ensure_ascii=False, indent=indent, separators=separators, sort_keys=sort_keys)
-func filterToJSON(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
-	if in.IsError() {
-		return in
+func filterToJSON(_ *renderer, in any, params []any, kw []kwarg) (any, error) {
+	args, err := bindArgs("tojson", []string{"ensure_ascii", "indent", "separators", "sort_keys"}, params, kw)
+	if err != nil {
+		return nil, err
 	}
 	opts := jsonOptions{itemSep: ", ", keySep: ": "}
-	args := map[string]*exec.Value{}
-	names := []string{"ensure_ascii", "indent", "separators", "sort_keys"}
-	if len(params.Args) > len(names) {
-		return exec.AsValue(fmt.Errorf("tojson takes at most %d positional arguments", len(names)))
-	}
-	for i, a := range params.Args {
-		args[names[i]] = a
-	}
-	for k, a := range params.KwArgs {
-		known := false
-		for _, n := range names {
-			known = known || n == k
-		}
-		if !known {
-			return exec.AsValue(fmt.Errorf("tojson got an unexpected keyword argument '%s'", k))
-		}
-		args[k] = a
-	}
 	if a, ok := args["ensure_ascii"]; ok {
-		opts.ensureASCII = a.IsTrue()
+		opts.ensureASCII = truthy(a)
 	}
-	if a, ok := args["indent"]; ok && !a.IsNil() {
+	if a, ok := args["indent"]; ok && a != nil {
 		var ind string
 		switch {
-		case a.IsInteger():
-			ind = strings.Repeat(" ", max(a.Integer(), 0))
-		case a.IsString():
-			ind = a.String()
+		case isInt(a):
+			n, err := intArg("tojson", a)
+			if err != nil {
+				return nil, err
+			}
+			ind = strings.Repeat(" ", max(min(n, 1000), 0))
+		case isString(a):
+			ind = str(a)
 		default:
-			return exec.AsValue(fmt.Errorf("tojson: indent must be an int or a string, not %s", a.String()))
+			return nil, fmt.Errorf("TypeError: tojson: indent must be an int or a string, not %s", typeName(a))
 		}
 		opts.indent = &ind
 		opts.itemSep = ","
 	}
-	if a, ok := args["separators"]; ok && !a.IsNil() {
-		if !a.IsList() || a.Len() != 2 {
-			return exec.AsValue(fmt.Errorf("tojson: separators must be a pair of strings"))
+	if a, ok := args["separators"]; ok && a != nil {
+		items, err := iterate(a)
+		if err != nil || len(items) != 2 || !isString(items[0]) || !isString(items[1]) {
+			return nil, fmt.Errorf("ValueError: tojson: separators must be a pair of strings")
 		}
-		opts.itemSep, opts.keySep = a.Index(0).String(), a.Index(1).String()
+		opts.itemSep, opts.keySep = str(items[0]), str(items[1])
 	}
 	if a, ok := args["sort_keys"]; ok {
-		opts.sortKeys = a.IsTrue()
+		opts.sortKeys = truthy(a)
 	}
 	var b strings.Builder
-	if err := writeJSON(&b, in.Interface(), &opts, 0); err != nil {
-		return exec.AsValue(err)
+	if err := writeJSON(&b, in, &opts, 0); err != nil {
+		return nil, err
 	}
-	return exec.AsValue(b.String())
+	return b.String(), nil
 }
 
 // PythonJSON formats v as Python's json.dumps(v, ensure_ascii=False) does (", " and ": "
@@ -99,15 +86,24 @@ func writeJSON(b *strings.Builder, v any, o *jsonOptions, level int) error {
 	case nil:
 		b.WriteString("null")
 		return nil
-	case *exec.Value:
-		if x == nil || !x.Val.IsValid() {
-			b.WriteString("null")
-			return nil
+	case markup:
+		writeJSONString(b, string(x), o.ensureASCII)
+		return nil
+	case *big.Int:
+		b.WriteString(x.String())
+		return nil
+	case *dict:
+		pairs := make([]jsonPair, len(x.keys))
+		for i, k := range x.keys {
+			ks, err := jsonKey(k)
+			if err != nil {
+				return err
+			}
+			pairs[i] = jsonPair{ks, x.vals[i]}
 		}
-		if x.IsError() {
-			return fmt.Errorf("%s", x.Error())
-		}
-		return writeJSON(b, x.Interface(), o, level)
+		return writeJSONObject(b, pairs, o, level)
+	case *undefined, *namespace, *callable, *loopObj:
+		return fmt.Errorf("TypeError: Object of type %s is not JSON serializable", typeName(v))
 	case string:
 		writeJSONString(b, x, o.ensureASCII)
 		return nil
@@ -118,10 +114,6 @@ func writeJSON(b *strings.Builder, v any, o *jsonOptions, level int) error {
 			b.WriteString("false")
 		}
 		return nil
-	case *exec.Dict:
-		return writeJSONDict(b, x.Pairs, o, level)
-	case exec.Dict:
-		return writeJSONDict(b, x.Pairs, o, level)
 	case Object:
 		pairs := make([]jsonPair, len(x))
 		for i, f := range x {
@@ -186,26 +178,6 @@ func writeJSON(b *strings.Builder, v any, o *jsonOptions, level int) error {
 	return fmt.Errorf("Object of type %T is not JSON serializable", v)
 }
 
-func writeJSONDict(b *strings.Builder, ps []*exec.Pair, o *jsonOptions, level int) error {
-	pairs := make([]jsonPair, 0, len(ps))
-	for _, p := range ps {
-		var k any
-		if p.Key != nil {
-			k = p.Key.Interface()
-		}
-		ks, err := jsonKey(k)
-		if err != nil {
-			return err
-		}
-		var val any
-		if p.Value != nil {
-			val = p.Value
-		}
-		pairs = append(pairs, jsonPair{ks, val})
-	}
-	return writeJSONObject(b, pairs, o, level)
-}
-
 func writeJSONObject(b *strings.Builder, pairs []jsonPair, o *jsonOptions, level int) error {
 	if len(pairs) == 0 {
 		b.WriteString("{}")
@@ -245,9 +217,6 @@ func newline(b *strings.Builder, o *jsonOptions, level int) {
 // jsonKey converts a dict key as json.dumps does: str as is, int, float, bool and None
 // to their JSON spelling.
 func jsonKey(k any) (string, error) {
-	if v, ok := k.(*exec.Value); ok {
-		k = v.Interface()
-	}
 	switch x := k.(type) {
 	case nil:
 		return "null", nil

@@ -7,12 +7,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/nikolalohinski/gonja/v2/exec"
 )
 
 // Message is one chat turn: at least "role" and "content", plus whatever else the
@@ -140,24 +139,22 @@ func numberValue(n json.Number) any {
 	return f
 }
 
-// toJinja converts caller data into the values gonja handles: Object and Go maps become
-// *exec.Dict (insertion order kept for Object, sorted keys for maps), slices become []any,
+// toValue converts caller data into template values: Object and Go maps become dicts
+// (insertion order kept for Object, sorted keys for maps), slices become lists,
 // json.Number follows Python's literal rules, and with wholeFloatsToInt, whole floats
 // become int (see Render; RenderJSON keeps ParseJSON's floats).
-func toJinja(v any, wholeFloatsToInt bool) any {
+func toValue(v any, wholeFloatsToInt bool) any {
 	switch x := v.(type) {
 	case nil:
 		return nil
 	case string, bool, int:
 		return x
 	case Object:
-		d := &exec.Dict{Pairs: make([]*exec.Pair, 0, len(x))}
+		d := newDict()
 		for _, f := range x {
-			d.Pairs = append(d.Pairs, &exec.Pair{Key: exec.AsValue(f.Key), Value: exec.AsValue(toJinja(f.Value, wholeFloatsToInt))})
+			_ = d.set(f.Key, toValue(f.Value, wholeFloatsToInt))
 		}
 		return d
-	case *exec.Dict, *exec.Value:
-		return x
 	case json.Number:
 		return numberValue(x)
 	case float64:
@@ -171,22 +168,20 @@ func toJinja(v any, wholeFloatsToInt bool) any {
 		}
 		return float64(x)
 	case []any:
-		out := make(pyList, len(x))
+		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = toJinja(e, wholeFloatsToInt)
+			out[i] = toValue(e, wholeFloatsToInt)
 		}
 		return out
-	case pyList:
-		return toJinja([]any(x), wholeFloatsToInt)
 	case map[string]any:
 		keys := make([]string, 0, len(x))
 		for k := range x {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		d := &exec.Dict{Pairs: make([]*exec.Pair, 0, len(x))}
+		d := newDict()
 		for _, k := range keys {
-			d.Pairs = append(d.Pairs, &exec.Pair{Key: exec.AsValue(k), Value: exec.AsValue(toJinja(x[k], wholeFloatsToInt))})
+			_ = d.set(k, toValue(x[k], wholeFloatsToInt))
 		}
 		return d
 	}
@@ -194,31 +189,43 @@ func toJinja(v any, wholeFloatsToInt bool) any {
 	switch rv.Kind() {
 	case reflect.Slice, reflect.Array:
 		if rv.Type().Elem().Kind() == reflect.Uint8 {
-			return v
+			return string(rv.Bytes())
 		}
-		out := make(pyList, rv.Len())
+		out := make([]any, rv.Len())
 		for i := range out {
-			out[i] = toJinja(rv.Index(i).Interface(), wholeFloatsToInt)
+			out[i] = toValue(rv.Index(i).Interface(), wholeFloatsToInt)
 		}
 		return out
 	case reflect.Map:
 		if rv.Type().Key().Kind() != reflect.String {
-			return v
+			return fmt.Sprint(v)
 		}
 		m := make(map[string]any, rv.Len())
 		it := rv.MapRange()
 		for it.Next() {
 			m[it.Key().String()] = it.Value().Interface()
 		}
-		return toJinja(m, wholeFloatsToInt)
-	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return toValue(m, wholeFloatsToInt)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		return int(rv.Int())
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if rv.Uint() > math.MaxInt64 {
+			return new(big.Int).SetUint64(rv.Uint())
+		}
 		return int(rv.Uint())
+	case reflect.Float32, reflect.Float64:
+		return toValue(rv.Float(), wholeFloatsToInt)
+	case reflect.Bool:
+		return rv.Bool()
 	case reflect.String:
 		return rv.String()
+	case reflect.Pointer, reflect.Interface:
+		if rv.IsNil() {
+			return nil
+		}
+		return toValue(rv.Elem().Interface(), wholeFloatsToInt)
 	}
-	return v
+	return fmt.Sprint(v)
 }
 
 func integralFloat(f float64) any {

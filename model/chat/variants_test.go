@@ -30,34 +30,9 @@ type variantFixture struct {
 	} `json:"cases"`
 }
 
-// knownDivergent names the variant templates that gonja v2.9.1 cannot render as jinja2
-// does, with the reason (the test logs, and does not check, their cases). Each is a gonja
-// parser or evaluator limit that our layer cannot reach; see the package comment.
-var knownDivergent = map[string]string{
-	"gemma3":         "parenthesised conditional expression (a if c else b) inside an expression: gonja's parser only takes it at the top of {{ }} / set",
-	"t_concat":       "conditional expression inside parentheses (parser)",
-	"t_in_inline":    "conditional expression inside parentheses (parser)",
-	"t_macro":        "conditional expression as a call argument (parser)",
-	"t_namespace":    "{% set a, b = 1, 2 %} tuple assignment (parser)",
-	"t_setblock":     "{% set x | filter %} filtered set block (parser)",
-	"t_filters_num":  "integer literal beyond int64 (parser)",
-	"t_dictmethods":  "None prints as \"\" (gonja has one value for none and undefined)",
-	"t_filters_str":  "None prints as \"\" and default() replaces none (none == undefined in gonja)",
-	"t_tests":        "none is defined is false, escaped test (none == undefined in gonja)",
-	"t_filters_list": "tuples print as lists ([('a', 1)] is [['a', 1]])",
-	"t_loop":         "loop.depth of a nested non-recursive loop is 2 (jinja2: 1)",
-	"t_strmethods":   "str.index and other less common str methods missing",
-}
-
-// knownErrorDivergence reports whether jinja2's exception err is one gonja does not raise:
-// str + list and undefined + str concatenate (gonja stringifies both sides).
-func knownErrorDivergence(err string) bool {
-	return strings.Contains(err, "can only concatenate") || strings.Contains(err, "has no attribute")
-}
-
 // TestVariants renders every case of testdata/variants with RenderJSON and compares byte
 // for byte; a raise_exception case must give a *RaiseError with the message, another
-// exception any error.
+// exception any error. Every template and case is checked.
 func TestVariants(t *testing.T) {
 	dir := filepath.Join("testdata", "variants")
 	convData, err := os.ReadFile(filepath.Join(dir, "conversations.json"))
@@ -98,10 +73,6 @@ func TestVariants(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: now: %v", f, err)
 		}
-		if reason, ok := knownDivergent[fx.Name]; ok {
-			t.Logf("%s: not checked (%s)", fx.Name, reason)
-			continue
-		}
 		t.Run(fx.Name, func(t *testing.T) {
 			tmpl, err := New(fx.Template, specials)
 			if err != nil {
@@ -132,14 +103,15 @@ func TestVariants(t *testing.T) {
 						t.Errorf("%s: got (%q, %v), want raise_exception(%q)", name, got, err, *c.Raise)
 					}
 				case c.Error != nil:
-					if err == nil && knownErrorDivergence(*c.Error) {
-						t.Logf("%s: renders where jinja2 raises %s (gonja's + does not raise)", name, *c.Error)
-					} else if err == nil {
+					if err == nil {
 						t.Errorf("%s: got %q, want an error (jinja2: %s)", name, got, *c.Error)
 					}
 				}
 			}
 		})
+	}
+	if templates != 45 || cases != 508 {
+		t.Errorf("%d templates, %d cases; the sweep has 45 and 508", templates, cases)
 	}
 	if templates < 30 {
 		t.Fatalf("only %d variant templates", templates)
