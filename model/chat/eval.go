@@ -455,25 +455,10 @@ func (r *renderer) eval(e expr, sc *scope) (any, error) {
 		}
 		return r.eval(e.els, sc)
 	case *listExpr:
-		out := make([]any, len(e.items))
-		for i, x := range e.items {
-			v, err := r.eval(x, sc)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = v
-		}
-		return out, nil
+		return r.evalAll(e.items, sc)
 	case *tupleExpr:
-		out := make(tuple, len(e.items))
-		for i, x := range e.items {
-			v, err := r.eval(x, sc)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = v
-		}
-		return out, nil
+		out, err := r.evalAll(e.items, sc)
+		return tuple(out), err
 	case *dictExpr:
 		d := newDict()
 		for i, k := range e.keys {
@@ -999,4 +984,17 @@ func groupAttr(obj any, attr string) (any, bool) {
 		return t[1], true
 	}
 	return nil, false
+}
+
+// evalAll evaluates xs in order into a new list.
+func (r *renderer) evalAll(xs []expr, sc *scope) ([]any, error) {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		v, err := r.eval(x, sc)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
 }
