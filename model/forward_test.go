@@ -69,7 +69,10 @@ func TestTestdataFamilies(t *testing.T) {
 // scale_attn_by_inverse_layer_idx, activations and n_inner, Phi's partial rotary (an odd rotary dim
 // included), tied embeddings, configs with fields left out (read with the config classes' defaults), and
 // checkpoints in float16 shards with an index or in float32.
-func TestConfigVariants(t *testing.T) {
+func TestConfigVariants(t *testing.T) { checkConfigVariants(t) }
+
+// checkConfigVariants runs checkFixture on every testdata/variants model, loaded with opts.
+func checkConfigVariants(t *testing.T, opts ...Option) {
 	ents, err := os.ReadDir(filepath.Join("testdata", "variants"))
 	if err != nil {
 		t.Fatal(err)
@@ -78,14 +81,16 @@ func TestConfigVariants(t *testing.T) {
 		t.Fatalf("testdata/variants has %d models, want 40", len(ents))
 	}
 	for _, e := range ents {
-		t.Run(e.Name(), func(t *testing.T) { checkFixture(t, e.Name(), filepath.Join("testdata", "variants", e.Name())) })
+		t.Run(e.Name(), func(t *testing.T) {
+			checkFixture(t, e.Name(), filepath.Join("testdata", "variants", e.Name()), opts...)
+		})
 	}
 }
 
-func checkFixture(t *testing.T, fam, dir string) {
+func checkFixture(t *testing.T, fam, dir string, opts ...Option) {
 	{
 		{
-			m, err := Load(dir)
+			m, err := Load(dir, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}

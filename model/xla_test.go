@@ -57,3 +57,12 @@ func TestXLABackend(t *testing.T) {
 		}
 	}
 }
+
+// TestXLAConfigVariants runs the config-variant sweep (see TestConfigVariants) through the XLA backend.
+func TestXLAConfigVariants(t *testing.T) {
+	plugin := os.Getenv("STEER_XLA_PLUGIN")
+	if plugin == "" {
+		t.Fatal("built with -tags xla: set STEER_XLA_PLUGIN to a PJRT plugin (.so) to test the XLA backend")
+	}
+	checkConfigVariants(t, WithBackendConfig("xla:"+plugin))
+}
