@@ -68,7 +68,7 @@ func TestTestdataFamilies(t *testing.T) {
 // softcaps (Gemma 2 applies both; Gemma 3 only the final one), GPT-2's scale_attn_weights,
 // scale_attn_by_inverse_layer_idx, activations and n_inner, Phi's partial rotary (an odd rotary dim
 // included), tied embeddings, configs with fields left out (read with the config classes' defaults), and
-// checkpoints in float16 shards with an index or in float32.
+// checkpoints in float16 shards with an index, in float32 or in float64.
 func TestConfigVariants(t *testing.T) { checkConfigVariants(t) }
 
 // checkConfigVariants runs checkFixture on every testdata/variants model, loaded with opts.
@@ -77,8 +77,8 @@ func checkConfigVariants(t *testing.T, opts ...Option) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ents) < 40 {
-		t.Fatalf("testdata/variants has %d models, want 40", len(ents))
+	if len(ents) < 41 {
+		t.Fatalf("testdata/variants has %d models, want 41", len(ents))
 	}
 	for _, e := range ents {
 		t.Run(e.Name(), func(t *testing.T) {

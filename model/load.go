@@ -264,6 +264,8 @@ func (s source) at(k int) float32 {
 		return math.Float32frombits(uint32(binary.LittleEndian.Uint16(s.raw[2*k:])) << 16)
 	case weights.F16:
 		return weights.F16ToFloat32(binary.LittleEndian.Uint16(s.raw[2*k:]))
+	case weights.F64:
+		return float32(math.Float64frombits(binary.LittleEndian.Uint64(s.raw[8*k:])))
 	default: // F32 (checked by loader.source)
 		return math.Float32frombits(binary.LittleEndian.Uint32(s.raw[4*k:]))
 	}
@@ -282,7 +284,7 @@ func (l *loader) source(name string, shape []int) (source, bool) {
 		return source{}, false
 	}
 	if !info.DType.IsFloat() {
-		l.errs = append(l.errs, fmt.Errorf("%s: tensor %q has dtype %s, want a floating-point type (F32, BF16 or F16)", l.ckpt.Dir, name, info.DType))
+		l.errs = append(l.errs, fmt.Errorf("%s: tensor %q has dtype %s, want F32, BF16, F16 or F64 (quantised and FP8 checkpoints are not supported)", l.ckpt.Dir, name, info.DType))
 		return source{}, false
 	}
 	dims := info.Shape

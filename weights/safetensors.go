@@ -24,16 +24,33 @@ const (
 	I64  DType = "I64"
 	I32  DType = "I32"
 	F64  DType = "F64" // read as float32 (Float32), e.g. SAELens's double-precision topk_threshold buffer
+
+	// The other dtypes of the safetensors format: a file holding them opens (their layout is checked),
+	// Int64 reads the integer ones, and reading the float8 ones as float32 is an error naming the tensor
+	// (FP8 checkpoints need their scale tensors, which steer does not apply).
+	I16    DType = "I16"
+	I8     DType = "I8"
+	U64    DType = "U64"
+	U32    DType = "U32"
+	U16    DType = "U16"
+	U8     DType = "U8"
+	Bool   DType = "BOOL"
+	F8E4M3 DType = "F8_E4M3"
+	F8E5M2 DType = "F8_E5M2"
+	F8E8M0 DType = "F8_E8M0"
+	C64    DType = "C64"
 )
 
-// Size returns the element size in bytes, or 0 for an unsupported dtype.
+// Size returns the element size in bytes, or 0 for an unknown dtype.
 func (d DType) Size() int {
 	switch d {
-	case F32, I32:
-		return 4
-	case F16, BF16:
+	case Bool, U8, I8, F8E4M3, F8E5M2, F8E8M0:
+		return 1
+	case F16, BF16, I16, U16:
 		return 2
-	case I64, F64:
+	case F32, I32, U32:
+		return 4
+	case I64, F64, U64, C64:
 		return 8
 	}
 	return 0
@@ -154,7 +171,7 @@ func parse(buf []byte, name string) (*File, error) {
 		}
 		dt := DType(e.DType)
 		if dt.Size() == 0 {
-			return nil, fmt.Errorf("%s: tensor %q: unsupported dtype %q (supported: F32, F16, BF16, F64, I64, I32)", name, key, e.DType)
+			return nil, fmt.Errorf("%s: tensor %q: unknown dtype %q (the safetensors dtypes are F64, F32, F16, BF16, F8_E4M3, F8_E5M2, F8_E8M0, I64, I32, I16, I8, U64, U32, U16, U8, BOOL, C64)", name, key, e.DType)
 		}
 		info := TensorInfo{Name: key, DType: dt, Shape: make([]int, len(e.Shape)), Begin: e.DataOffsets[0], End: e.DataOffsets[1]}
 		elems := int64(1)
@@ -231,7 +248,8 @@ func (f *File) Float32(name string) ([]float32, []int, error) {
 	return out, t.Shape, nil
 }
 
-// Int64 returns an integer tensor (I64 or I32) as int64 and its shape.
+// Int64 returns an integer or boolean tensor as int64 and its shape (a U64 value above the int64 range
+// is an error).
 func (f *File) Int64(name string) ([]int64, []int, error) {
 	raw, t, err := f.Raw(name)
 	if err != nil {
@@ -248,8 +266,36 @@ func (f *File) Int64(name string) ([]int64, []int, error) {
 		for i := range out {
 			out[i] = int64(int32(binary.LittleEndian.Uint32(raw[4*i:])))
 		}
+	case I16:
+		for i := range out {
+			out[i] = int64(int16(binary.LittleEndian.Uint16(raw[2*i:])))
+		}
+	case I8:
+		for i := range out {
+			out[i] = int64(int8(raw[i]))
+		}
+	case U64:
+		for i := range out {
+			v := binary.LittleEndian.Uint64(raw[8*i:])
+			if v > math.MaxInt64 {
+				return nil, nil, fmt.Errorf("%s: tensor %q: U64 value %d at %d does not fit in int64", f.Name, name, v, i)
+			}
+			out[i] = int64(v)
+		}
+	case U32:
+		for i := range out {
+			out[i] = int64(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+	case U16:
+		for i := range out {
+			out[i] = int64(binary.LittleEndian.Uint16(raw[2*i:]))
+		}
+	case U8, Bool:
+		for i := range out {
+			out[i] = int64(raw[i])
+		}
 	default:
-		return nil, nil, fmt.Errorf("%s: tensor %q has dtype %s, want an integer type (I64 or I32)", f.Name, name, t.DType)
+		return nil, nil, fmt.Errorf("%s: tensor %q has dtype %s, want an integer or boolean type", f.Name, name, t.DType)
 	}
 	return out, t.Shape, nil
 }
@@ -275,7 +321,7 @@ func toFloat32(raw []byte, dt DType) ([]float32, error) {
 			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:])))
 		}
 	default:
-		return nil, fmt.Errorf("dtype %s is not a floating-point type (want F32, BF16, F16 or F64)", dt)
+		return nil, fmt.Errorf("dtype %s cannot be read as float32 (F32, BF16, F16 and F64 can; FP8 values need their checkpoint's scales)", dt)
 	}
 	return out, nil
 }

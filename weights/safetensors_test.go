@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -175,7 +176,8 @@ func TestCorruptFiles(t *testing.T) {
 			return b
 		}()},
 		{"bad json", "invalid JSON header", rawFile(`{"a":`, nil)},
-		{"unknown dtype", `unsupported dtype "F8_E4M3"`, rawFile(`{"w":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}}`, []byte{0})},
+		{"unknown dtype", `unknown dtype "F7"`, rawFile(`{"w":{"dtype":"F7","shape":[1],"data_offsets":[0,1]}}`, []byte{0})},
+		{"bool vs bytes", "needs 3 bytes", rawFile(`{"w":{"dtype":"BOOL","shape":[3],"data_offsets":[0,2]}}`, []byte{0, 1})},
 		{"offset outside data", "outside", rawFile(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, make([]byte, 4))},
 		{"reversed offsets", "outside", rawFile(`{"w":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}}`, eight)},
 		{"negative offset", "outside", rawFile(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}}`, eight)},
@@ -401,4 +403,39 @@ func FuzzSafetensorsHeader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A file may hold tensors of every safetensors dtype (masks, quantised weights, FP8 scales): it opens, the
+// integer and boolean ones read through Int64, the float ones we convert read through Float32, and FP8 read
+// as float32 is an error naming the tensor and its dtype.
+func TestOtherDTypes(t *testing.T) {
+	header := `{"m":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]},` +
+		`"u":{"dtype":"U8","shape":[2],"data_offsets":[3,5]},` +
+		`"i":{"dtype":"I8","shape":[2],"data_offsets":[5,7]},` +
+		`"s":{"dtype":"I16","shape":[1],"data_offsets":[7,9]},` +
+		`"q":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[9,11]},` +
+		`"w":{"dtype":"F32","shape":[1],"data_offsets":[11,15]}}`
+	data := []byte{1, 0, 1, 200, 7, 0xff, 5, 0xfe, 0xff, 0x38, 0x40}
+	data = binary.LittleEndian.AppendUint32(data, math.Float32bits(2.5))
+	path := filepath.Join(t.TempDir(), "mixed.safetensors")
+	if err := os.WriteFile(path, rawFile(header, data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for name, want := range map[string][]int64{"m": {1, 0, 1}, "u": {200, 7}, "i": {-1, 5}, "s": {-2}} {
+		got, _, err := f.Int64(name)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("%s: %v %v, want %v", name, got, err, want)
+		}
+	}
+	if w, _, err := f.Float32("w"); err != nil || w[0] != 2.5 {
+		t.Errorf("w: %v %v", w, err)
+	}
+	if _, _, err := f.Float32("q"); err == nil || !strings.Contains(err.Error(), `"q"`) || !strings.Contains(err.Error(), "F8_E4M3") {
+		t.Errorf("FP8 read as float32: %v", err)
+	}
 }

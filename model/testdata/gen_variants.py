@@ -67,9 +67,10 @@ v("gpt2_defaults", L.GPT2Config, n_embd=32, n_layer=2, n_head=4, drop=["n_positi
 v("mistral_nullwin", L.MistralConfig, sliding_window=None)
 v("gemma2_finalcap", L.Gemma2Config, head_dim=16, sliding_window=4, query_pre_attn_scalar=16, attn_logit_softcapping=None, final_logit_softcapping=2.0)
 
-# Checkpoint layouts: float16 weights in several shards (model.safetensors.index.json), float32 weights.
+# Checkpoint layouts: float16 weights in several shards (model.safetensors.index.json), float32 and float64 weights.
 v("llama_f16_sharded", L.LlamaConfig, save={"dtype": torch.float16, "shard": "40KB"})
 v("qwen2_f32", L.Qwen2Config, num_hidden_layers=2, save={"dtype": torch.float32})
+v("gemma_f64", L.GemmaConfig, num_hidden_layers=2, head_dim=8, save={"dtype": torch.float64})
 
 only = sys.argv[2:]
 for name, (cls, kw, drop, save) in V.items():
