@@ -112,14 +112,35 @@ func (s *Sampler) Next(logits []float32) int {
 // ErrNothingToSample is returned when no token has a non-zero probability.
 var ErrNothingToSample = errors.New("sample: no token can be drawn (empty row, or every logit -Inf or NaN)")
 
-// Sample is Next with an error in place of -1.
-func (s *Sampler) Sample(logits []float32) (int, error) {
+// Distribution returns the probabilities transformers' generate draws the next token from with p's
+// settings: softmax of the logits after its warpers (temperature, top-k, top-p, min-p); one-hot at the
+// argmax for temperature 0.
+func Distribution(p Params, logits []float32) ([]float64, error) {
+	s, err := New(p)
+	if err != nil {
+		return nil, err
+	}
 	if len(logits) == 0 {
-		return -1, ErrNothingToSample
+		return nil, ErrNothingToSample
 	}
-	if s.p.Temperature == 0 {
-		return Argmax(logits), nil
+	if p.Temperature == 0 {
+		out := make([]float64, len(logits))
+		out[Argmax(logits)] = 1
+		return out, nil
 	}
+	z, err := s.warp(logits)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(logits))
+	for i, v := range s.probs {
+		out[i] = v / z
+	}
+	return out, nil
+}
+
+// warp leaves in s.probs the unnormalised probabilities after the warpers and returns their sum.
+func (s *Sampler) warp(logits []float32) (float64, error) {
 	n := len(logits)
 	s.scores = slices.Grow(s.scores[:0], n)[:n]
 	negInf := math.Inf(-1)
@@ -138,19 +159,18 @@ func (s *Sampler) Sample(logits []float32) (int, error) {
 		s.scores[i] = v
 	}
 	if nLive == 0 {
-		return -1, ErrNothingToSample
+		return 0, ErrNothingToSample
 	}
 	if nPosInf > 0 {
 		// softmax's limit: the +Inf tokens share all the probability.
-		k := s.rng.IntN(nPosInf)
+		s.probs = slices.Grow(s.probs[:0], n)[:n]
 		for i, v := range s.scores {
+			s.probs[i] = 0
 			if math.IsInf(v, 1) {
-				if k == 0 {
-					return i, nil
-				}
-				k--
+				s.probs[i] = 1
 			}
 		}
+		return float64(nPosInf), nil
 	}
 
 	// TemperatureLogitsWarper.
@@ -245,6 +265,21 @@ func (s *Sampler) Sample(logits []float32) (int, error) {
 		}
 	}
 
+	return z, nil
+}
+
+// Sample is Next with an error in place of -1.
+func (s *Sampler) Sample(logits []float32) (int, error) {
+	if len(logits) == 0 {
+		return -1, ErrNothingToSample
+	}
+	if s.p.Temperature == 0 {
+		return Argmax(logits), nil
+	}
+	z, err := s.warp(logits)
+	if err != nil {
+		return -1, err
+	}
 	// torch.multinomial: draw u in [0, z) and walk the cumulative sum.
 	u := s.rng.Float64() * z
 	last := -1
