@@ -10,7 +10,7 @@ import (
 
 // TestWarpersMatchTransformers compares Distribution with transformers' own logits warpers
 // (testdata/gen_warpers.py): 504 rows × settings of temperature, top_k, top_p and min_p, including
-// rows with tied logits for top-k and min-p.
+// rows with tied logits for top-k and min-p; and ApplyRepetitionPenalty with transformers' processor.
 func TestWarpersMatchTransformers(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "warpers.json"))
 	if err != nil {
@@ -25,6 +25,12 @@ func TestWarpersMatchTransformers(t *testing.T) {
 			Logits      []float32 `json:"logits"`
 			Probs       []float64 `json:"probs"`
 		} `json:"cases"`
+		Penalty []struct {
+			Penalty float32   `json:"penalty"`
+			Prev    []int     `json:"prev"`
+			Logits  []float32 `json:"logits"`
+			Scores  []float32 `json:"scores"`
+		} `json:"repetition_penalty"`
 	}
 	if err := json.Unmarshal(data, &ref); err != nil {
 		t.Fatal(err)
@@ -42,6 +48,20 @@ func TestWarpersMatchTransformers(t *testing.T) {
 			// transformers works in float32: 1e-6 absolute, and the same support.
 			if (want == 0) != (got[i] == 0) || math.Abs(got[i]-want) > 1e-6 {
 				t.Fatalf("case %d %+v: token %d has probability %.9g, transformers %.9g", ci, p, i, got[i], want)
+			}
+		}
+	}
+	if len(ref.Penalty) < 15 {
+		t.Fatalf("%d repetition-penalty cases, want 15", len(ref.Penalty))
+	}
+	for ci, c := range ref.Penalty {
+		got := append([]float32(nil), c.Logits...)
+		if err := ApplyRepetitionPenalty(got, c.Prev, c.Penalty); err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range c.Scores {
+			if got[i] != want {
+				t.Fatalf("repetition penalty case %d (%v, prev %v): token %d scores %.9g, transformers %.9g", ci, c.Penalty, c.Prev, i, got[i], want)
 			}
 		}
 	}

@@ -6,12 +6,14 @@ For random logit rows (continuous, so that no two tokens tie at a top-p boundary
 for top-k and min-p) and a grid of temperature/top_k/top_p/min_p, records the probabilities of
 softmax(warped scores) as transformers' generate builds them (TemperatureLogitsWarper, TopKLogitsWarper,
 TopPLogitsWarper, MinPLogitsWarper, min_tokens_to_keep 1), in float32.
-model/sample's TestWarpersMatchTransformers compares Distribution against them.
+Also RepetitionPenaltyLogitsProcessor's scores for previous ids with repeats.
+model/sample's TestWarpersMatchTransformers compares Distribution and ApplyRepetitionPenalty against them.
 """
 import itertools, json, sys
 import torch, transformers
 from transformers.generation.logits_process import (LogitsProcessorList, TemperatureLogitsWarper,
-                                                    TopKLogitsWarper, TopPLogitsWarper, MinPLogitsWarper)
+                                                    TopKLogitsWarper, TopPLogitsWarper, MinPLogitsWarper,
+                                                    RepetitionPenaltyLogitsProcessor)
 
 torch.manual_seed(0)
 V = 32
@@ -34,5 +36,13 @@ for temp, k, p, mp in grid:
         probs = torch.softmax(scores, dim=-1)[0]
         cases.append({"temperature": temp, "top_k": k, "top_p": p, "min_p": mp,
                       "logits": [float(f"{x:.9g}") for x in row], "probs": [float(f"{x:.9g}") for x in probs]})
-json.dump({"transformers": transformers.__version__, "cases": cases}, open(sys.argv[1], "w"))
-print(len(cases), "cases")
+# RepetitionPenaltyLogitsProcessor on the logits, for previous ids with repeats.
+penalty = []
+for pen in (1.3, 0.7, 2.0):
+    for ri, row in enumerate(rows + tied):
+        prev = torch.randint(0, V, (12,))
+        out = RepetitionPenaltyLogitsProcessor(penalty=pen)(prev[None], row[None].float().clone())[0]
+        penalty.append({"penalty": pen, "prev": [int(x) for x in prev], "logits": [float(f"{x:.9g}") for x in row],
+                        "scores": [float(f"{x:.9g}") for x in out]})
+json.dump({"transformers": transformers.__version__, "cases": cases, "repetition_penalty": penalty}, open(sys.argv[1], "w"))
+print(len(cases), "cases", len(penalty), "penalty cases")
