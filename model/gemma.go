@@ -37,7 +37,7 @@ func (f *gemma) norms() []string {
 
 func (f *gemma) load(l *loader) {
 	c := f.cfg
-	d, hd, H, K, I := c.HiddenSize, c.HeadDim, c.NumHeads, c.NumKVHeads, c.IntermediateSize
+	d := c.HiddenSize
 	f.p, f.head = l.decoderStem([]string{"model.", "model.language_model.", "language_model.model.", ""},
 		[]string{"lm_head.weight", "language_model.lm_head.weight"})
 	for i := range c.NumLayers {
@@ -45,23 +45,8 @@ func (f *gemma) load(l *loader) {
 		for _, norm := range f.norms() {
 			l.get(n(norm+".weight"), d)
 		}
-		l.linear(n("self_attn.q_proj.weight"), H*hd, d)
-		l.linear(n("self_attn.k_proj.weight"), K*hd, d)
-		l.linear(n("self_attn.v_proj.weight"), K*hd, d)
-		l.linear(n("self_attn.o_proj.weight"), d, H*hd)
-		if c.AttentionBias {
-			l.get(n("self_attn.q_proj.bias"), H*hd)
-			l.get(n("self_attn.k_proj.bias"), K*hd)
-			l.get(n("self_attn.v_proj.bias"), K*hd)
-			l.get(n("self_attn.o_proj.bias"), d)
-		}
-		if f.gemma3 {
-			l.get(n("self_attn.q_norm.weight"), hd)
-			l.get(n("self_attn.k_norm.weight"), hd)
-		}
-		l.linear(n("mlp.gate_proj.weight"), I, d)
-		l.linear(n("mlp.up_proj.weight"), I, d)
-		l.linear(n("mlp.down_proj.weight"), d, I)
+		l.selfAttn(n, c, c.AttentionBias, c.AttentionBias, f.gemma3)
+		l.gatedMLP(n, c)
 	}
 }
 

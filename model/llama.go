@@ -25,7 +25,7 @@ func newLlama(cfg *weights.Config) family { return &llama{cfg: cfg} }
 
 func (f *llama) load(l *loader) {
 	c := f.cfg
-	d, hd, H, K, I := c.HiddenSize, c.HeadDim, c.NumHeads, c.NumKVHeads, c.IntermediateSize
+	d, I := c.HiddenSize, c.IntermediateSize
 	f.p, f.head = l.decoderStem([]string{"model.", ""}, []string{"lm_head.weight"})
 	f.qkNorm = c.ModelType == "qwen3"
 	f.qkvB = c.AttentionBias
@@ -34,25 +34,8 @@ func (f *llama) load(l *loader) {
 		n := func(s string) string { return layerName(f.p, i, s) }
 		l.get(n("input_layernorm.weight"), d)
 		l.get(n("post_attention_layernorm.weight"), d)
-		l.linear(n("self_attn.q_proj.weight"), H*hd, d)
-		l.linear(n("self_attn.k_proj.weight"), K*hd, d)
-		l.linear(n("self_attn.v_proj.weight"), K*hd, d)
-		l.linear(n("self_attn.o_proj.weight"), d, H*hd)
-		if f.qkvB {
-			l.get(n("self_attn.q_proj.bias"), H*hd)
-			l.get(n("self_attn.k_proj.bias"), K*hd)
-			l.get(n("self_attn.v_proj.bias"), K*hd)
-		}
-		if f.oB {
-			l.get(n("self_attn.o_proj.bias"), d)
-		}
-		if f.qkNorm {
-			l.get(n("self_attn.q_norm.weight"), hd)
-			l.get(n("self_attn.k_norm.weight"), hd)
-		}
-		l.linear(n("mlp.gate_proj.weight"), I, d)
-		l.linear(n("mlp.up_proj.weight"), I, d)
-		l.linear(n("mlp.down_proj.weight"), d, I)
+		l.selfAttn(n, c, f.qkvB, f.oB, f.qkNorm)
+		l.gatedMLP(n, c)
 		if c.MLPBias {
 			l.get(n("mlp.gate_proj.bias"), I)
 			l.get(n("mlp.up_proj.bias"), I)

@@ -436,3 +436,33 @@ func catch(fn func()) (err error) {
 func layerName(prefix string, i int, suffix string) string {
 	return prefix + "layers." + fmt.Sprint(i) + "." + strings.TrimPrefix(suffix, ".")
 }
+
+// selfAttn loads the Llama-style attention of one layer (n names its tensors): q/k/v/o projections, with
+// biases on q/k/v (qkvBias) and on o (oBias), and q/k RMSNorm weights over a head (qkNorm).
+func (l *loader) selfAttn(n func(string) string, c *weights.Config, qkvBias, oBias, qkNorm bool) {
+	d, hd, H, K := c.HiddenSize, c.HeadDim, c.NumHeads, c.NumKVHeads
+	l.linear(n("self_attn.q_proj.weight"), H*hd, d)
+	l.linear(n("self_attn.k_proj.weight"), K*hd, d)
+	l.linear(n("self_attn.v_proj.weight"), K*hd, d)
+	l.linear(n("self_attn.o_proj.weight"), d, H*hd)
+	if qkvBias {
+		l.get(n("self_attn.q_proj.bias"), H*hd)
+		l.get(n("self_attn.k_proj.bias"), K*hd)
+		l.get(n("self_attn.v_proj.bias"), K*hd)
+	}
+	if oBias {
+		l.get(n("self_attn.o_proj.bias"), d)
+	}
+	if qkNorm {
+		l.get(n("self_attn.q_norm.weight"), hd)
+		l.get(n("self_attn.k_norm.weight"), hd)
+	}
+}
+
+// gatedMLP loads the gate/up/down projections of a gated MLP (no biases).
+func (l *loader) gatedMLP(n func(string) string, c *weights.Config) {
+	d, I := c.HiddenSize, c.IntermediateSize
+	l.linear(n("mlp.gate_proj.weight"), I, d)
+	l.linear(n("mlp.up_proj.weight"), I, d)
+	l.linear(n("mlp.down_proj.weight"), d, I)
+}

@@ -100,16 +100,9 @@ func (r *renderer) exec(n node, sc *scope, out *strings.Builder) error {
 		}
 		return r.assign(n.target, v, sc)
 	case *setBlockNode:
-		var b strings.Builder
-		if err := r.execBody(n.body, &scope{map[string]any{}, sc}, &b); err != nil {
+		v, err := r.filteredBody(n.body, n.filters, &scope{map[string]any{}, sc}, sc)
+		if err != nil {
 			return err
-		}
-		var v any = b.String()
-		for _, f := range n.filters {
-			var err error
-			if v, err = r.applyFilter(f, v, sc); err != nil {
-				return err
-			}
 		}
 		return r.assign(n.target, v, sc)
 	case *macroNode:
@@ -122,16 +115,9 @@ func (r *renderer) exec(n node, sc *scope, out *strings.Builder) error {
 		}
 		out.WriteString(str(v))
 	case *filterBlockNode:
-		var b strings.Builder
-		if err := r.execBody(n.body, sc, &b); err != nil {
+		v, err := r.filteredBody(n.body, n.filters, sc, sc)
+		if err != nil {
 			return err
-		}
-		var v any = b.String()
-		for _, f := range n.filters {
-			var err error
-			if v, err = r.applyFilter(f, v, sc); err != nil {
-				return err
-			}
 		}
 		out.WriteString(str(v))
 	case *withNode:
@@ -997,4 +983,21 @@ func (r *renderer) evalAll(xs []expr, sc *scope) ([]any, error) {
 		out[i] = v
 	}
 	return out, nil
+}
+
+// filteredBody renders body in bodyScope and passes the text through filters (evaluated in sc): a
+// set block's value or a filter block's output.
+func (r *renderer) filteredBody(body []node, filters []*filterExpr, bodyScope, sc *scope) (any, error) {
+	var b strings.Builder
+	if err := r.execBody(body, bodyScope, &b); err != nil {
+		return nil, err
+	}
+	var v any = b.String()
+	for _, f := range filters {
+		var err error
+		if v, err = r.applyFilter(f, v, sc); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
 }
