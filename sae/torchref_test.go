@@ -3,6 +3,7 @@ package sae
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/gomlx/compute"
 	"math"
 	"slices"
 	"testing"
@@ -56,7 +57,10 @@ type torchRefMeta struct {
 // dead-latent counters after the last, within torchRefTol (relative to each tensor's largest entry).
 // Cases: topk, batchtopk (each without and with half of the latents dead, so AuxK is active), relu
 // (decoder-norm-weighted L1, free decoder), jumprelu (rectangle-kernel STE for θ and the L0 penalty).
-func TestStepsMatchTorchAutograd(t *testing.T) {
+func TestStepsMatchTorchAutograd(t *testing.T) { checkStepsMatchTorch(t, goBackend(t)) }
+
+// checkStepsMatchTorch runs TestStepsMatchTorchAutograd's comparison with the graphs on backend be.
+func checkStepsMatchTorch(t *testing.T, be compute.Backend) {
 	f, err := weights.OpenFile("testdata/torchsteps/steps.safetensors")
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +126,7 @@ func TestStepsMatchTorchAutograd(t *testing.T) {
 					t.Fatal(err)
 				}
 				tr := &trainer{cfg: cfg, d: d, S: S, steps: int(cfg.Tokens / int64(B)), stepExec: map[string]*graph.Exec{},
-					backend: goBackend(t), scale: 1, since: slices.Clone(since0), firedTot: make([]int64, S), onDevice: v.device}
+					backend: be, scale: 1, since: slices.Clone(since0), firedTot: make([]int64, S), onDevice: v.device}
 				shapes := tr.paramShapes()
 				for i := range 3 * nParams {
 					var data []float32

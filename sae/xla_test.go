@@ -44,6 +44,10 @@ func TestXLADeviceStep(t *testing.T) {
 	}
 }
 
+// TestXLAStepsMatchTorchAutograd runs the PyTorch autograd comparison (TestStepsMatchTorchAutograd)
+// with the graph and on-device steps compiled by XLA.
+func TestXLAStepsMatchTorchAutograd(t *testing.T) { checkStepsMatchTorch(t, xlaBackend(t)) }
+
 // TestXLADenseGraph runs the hand-written ReLU / JumpReLU graph step (densegraph.go) and the OnDevice
 // step built on it through the XLA backend: the same updates as the autodiff graph step there, and a
 // bfloat16-product run that lowers the FVU.
