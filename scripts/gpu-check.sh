@@ -46,7 +46,7 @@ t0=$(date +%s)
 if on correct; then
   echo "== correctness on CUDA (tiny-lm vs transformers; the on-device SAE step vs the Go step)"
   [ -x "$BIN/model.test" ] && (cd model && timeout 150 "$BIN/model.test" -test.run XLABackend -test.v 2>&1 | grep -v '^=== RUN' | tail -8) | tee "$OUT/model.txt"
-  [ -x "$BIN/sae.test" ] && (cd sae && timeout 150 "$BIN/sae.test" -test.run XLA -test.v 2>&1 | grep -v '^=== RUN' | tail -24) | tee "$OUT/sae.txt"
+  [ -x "$BIN/sae.test" ] && (cd sae && timeout 240 "$BIN/sae.test" -test.run XLA -test.v 2>&1 | grep -v '^=== RUN' | tail -24) | tee "$OUT/sae.txt"
 fi
 if on parts; then
   echo "== where a bf16 step's time goes ($(el))"; command -v nsys ncu nvprof || true
