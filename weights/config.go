@@ -53,7 +53,8 @@ type Config struct {
 	// factor; AttnScaleInverseLayer (scale_attn_by_inverse_layer_idx) divides layer i's scores by i+1.
 	AttnUnscaled, AttnScaleInverseLayer bool
 
-	// Gemma specifics (0 when absent).
+	// Gemma specifics (0: none). Softcaps: Gemma 2 applies both (50 and 30 when left out), Gemma 3
+	// only the final one.
 	AttnLogitSoftcap   float64
 	FinalLogitSoftcap  float64
 	QueryPreAttnScalar float64
@@ -303,7 +304,7 @@ func parseGPT2(r *rawConfig, c *Config) {
 	}
 }
 
-// familyDefaults holds transformers' per-class defaults for fields a config may omit.
+// familyDefault holds one config class's defaults for fields a config may omit.
 type familyDefault struct {
 	tie          bool
 	act          string
@@ -314,6 +315,7 @@ type familyDefault struct {
 	headDimFixed int // head_dim when left out; 0: hidden_size / num_attention_heads
 }
 
+// familyDefaults holds transformers' per-class defaults, by model_type.
 var familyDefaults = map[string]familyDefault{
 	"llama":       {false, "silu", 1e-6, 10000, false, 2048, 0},
 	"mistral":     {false, "silu", 1e-6, 10000, false, 131072, 0},
