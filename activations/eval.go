@@ -551,21 +551,14 @@ func newReconExec(m *model.Model, s *sae.SAE, n int) (*reconExec, error) {
 	e, err := NewExec(m.Backend(), func(g *Graph, in []*Node) []*Node {
 		x, wEnc, bEnc, bDec := in[0], in[1], in[2], in[3]
 		N := x.Shape().Dimensions[0]
-		// Run-time normalisation (constant_norm_rescale, layer_norm): the SAE sees normalised rows, and
-		// its reconstruction maps back per row as r·scale + shift (undo is affine with one factor per row).
-		x, undo := sae.NormalizeGraph(s, x)
+		// Run-time normalisation (constant_norm_rescale, layer_norm): the SAE sees normalised rows; run
+		// maps each reconstruction back with sae.SAE.Unnormalize.
+		x, _ = sae.NormalizeGraph(s, x)
 		if s.Meta.ApplyBDecToInput {
 			x = Sub(x, BroadcastToDims(InsertAxes(bDec, 0), N, s.DIn))
 		}
 		pre := Add(DotGeneral(x, []int{1}, nil, wEnc, []int{0}, nil), BroadcastToDims(InsertAxes(bEnc, 0), N, s.DSAE))
-		if !s.RuntimeNorm() {
-			return []*Node{pre}
-		}
-		zeros := ZerosLike(x)
-		shift := undo(zeros)
-		scale := Sub(undo(OnesLike(x)), shift)
-		col := func(v *Node) *Node { return Reshape(SliceAxis(v, 1, AxisRange(0, 1)), N) }
-		return []*Node{pre, col(scale), col(shift)}
+		return []*Node{pre}
 	})
 	if err != nil {
 		return nil, err
@@ -585,15 +578,11 @@ func (r *reconExec) run(x, mask []float32) ([]float32, firing, error) {
 	if err != nil {
 		return nil, firing{}, fmt.Errorf("sae eval: %w", err)
 	}
-	var flat [3][]float32
-	for i, o := range outs {
-		flat[i], err = tensors.CopyFlatData[float32](o)
-		o.FinalizeAll()
-		if err != nil {
-			return nil, firing{}, err
-		}
+	pre, err := tensors.CopyFlatData[float32](outs[0])
+	outs[0].FinalizeAll()
+	if err != nil {
+		return nil, firing{}, err
 	}
-	pre, scale, shift := flat[0], flat[1], flat[2]
 	recon := make([]float32, N*d)
 	fr := firing{l0: make([]float32, N), counts: make([]float32, S)}
 	workers := max(1, min(runtime.GOMAXPROCS(0), N))
@@ -628,11 +617,7 @@ func (r *reconExec) run(x, mask []float32) ([]float32, firing, error) {
 						out[i] += v * wd[i]
 					}
 				}
-				if scale != nil {
-					for i := range out {
-						out[i] = out[i]*scale[row] + shift[row]
-					}
-				}
+				s.Unnormalize(x[row*d:(row+1)*d], out)
 			}
 		}()
 	}

@@ -310,11 +310,19 @@ func (s *SAE) Forward(x []float32, n int) (f, xhat []float32) {
 	if s.RuntimeNorm() {
 		parallelRows(n, func(r0, r1 int) {
 			for r := r0; r < r1; r++ {
-				s.normStats(x[r*s.DIn : (r+1)*s.DIn]).out(xhat[r*s.DIn : (r+1)*s.DIn])
+				s.Unnormalize(x[r*s.DIn:(r+1)*s.DIn], xhat[r*s.DIn:(r+1)*s.DIn])
 			}
 		})
 	}
 	return f, xhat
+}
+
+// Unnormalize maps a reconstruction y of input row x back from the run-time normalisation's units
+// with x's statistics, in place (nothing to do without one; see RuntimeNorm).
+func (s *SAE) Unnormalize(x, y []float32) {
+	if s.RuntimeNorm() {
+		s.normStats(x).out(y)
+	}
 }
 
 // ParamNames is the order of ParamData and of the weight arguments of EncodeGraph/DecodeGraph:
